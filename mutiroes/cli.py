@@ -1,0 +1,40 @@
+"""Flask CLI commands (``flask --app wsgi <command>``): seed, seed-demo, createsuperuser."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+
+from mutiroes import seed
+from mutiroes.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("seed")
+    def seed_command():
+        """Create the event categories (idempotent)."""
+        added = seed.seed_categories()
+        click.echo(f"categories added: {added}")
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command():
+        """Create the demo data set (idempotent)."""
+        for login, password in seed.seed_demo():
+            click.echo(f"demo login: {login} / {password}")
+
+    @app.cli.command("createsuperuser")
+    @click.option("--username", required=True)
+    @click.option("--email", required=True)
+    @click.password_option()
+    def create_superuser(username, email, password):
+        """Create a staff account (or make an existing one staff)."""
+        from mutiroes.users import service
+        from mutiroes.users.models import User
+
+        user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == username.lower()))
+        if user is None:
+            user = service.create(username=username, email=email, password=password)
+        user.is_staff = True
+        db.session.commit()
+        click.echo(f"staff user: {user.username}")

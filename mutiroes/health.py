@@ -1,0 +1,108 @@
+"""Liveness, readiness and health: what load balancers, Consul and operators ask."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import marshmallow as ma
+from flask import current_app
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from mutiroes.extensions import db, redis
+
+blp = Blueprint("health", __name__, description="Estado do processo e das dependências.")
+
+VERSION = "0.1.0"
+
+
+class StatusSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+    checks = ma.fields.Dict()
+    version = ma.fields.String()
+    replica = ma.fields.String()
+
+
+def replica_id() -> str:
+    return current_app.config.get("MUTIROES_REPLICA_ID") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_draining() -> bool:
+    return bool(current_app.extensions.get("mutiroes_draining", False))
+
+
+def check_database() -> dict:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return {"status": "up"}
+    except Exception as exc:  # any failure of the driver means "down"; the reason is logged, not shown
+        current_app.logger.warning("database check failed: %s", exc)
+        db.session.rollback()
+        return {"status": "down"}
+
+
+def check_redis() -> dict:
+    client = redis.client
+    if client is None:
+        return {"status": "disabled"}
+    try:
+        client.ping()
+        return {"status": "up"}
+    except Exception as exc:  # noqa: BLE001 - any Redis failure makes it "down"
+        current_app.logger.warning("redis check failed: %s", exc)
+        return {"status": "down"}
+
+
+def _paths(name: str) -> list[str]:
+    return [f"/{name}/", f"/api/{name}/"]
+
+
+def _respond(payload: dict, healthy: bool):
+    return payload, 200 if healthy else 503, ({} if healthy else {"Retry-After": "5"})
+
+
+for _path in _paths("liveness"):
+
+    @blp.route(_path, methods=["GET"], endpoint=f"liveness{_path.count('/')}")
+    @blp.response(200, StatusSchema)
+    def liveness():
+        """200 while the process runs; checks nothing else."""
+        return {"status": "alive"}
+
+
+for _path in _paths("readiness"):
+
+    @blp.route(_path, methods=["GET"], endpoint=f"readiness{_path.count('/')}")
+    @blp.response(200, StatusSchema)
+    @blp.alt_response(503, schema=StatusSchema, description="A dependency is down, or the replica is draining.")
+    def readiness():
+        """200 when the database and Redis answer; 503 naming the failing check, and while draining."""
+        checks = {"database": check_database(), "redis": check_redis()}
+        if is_draining():
+            checks["draining"] = {"status": "draining"}
+        healthy = all(check["status"] in ("up", "disabled") for check in checks.values())
+        return _respond({"status": "ready" if healthy else "unavailable", "checks": checks}, healthy)
+
+
+for _path in _paths("health"):
+
+    @blp.route(_path, methods=["GET"], endpoint=f"health{_path.count('/')}")
+    @blp.response(200, StatusSchema)
+    @blp.alt_response(503, schema=StatusSchema, description="The database is down.")
+    def health():
+        """Each dependency's status, the version and the replica id; 503 when the database is down."""
+        settings = current_app.config["MUTIROES"]
+        checks = {
+            "database": check_database(),
+            "redis": check_redis(),
+            "consul": {"status": "enabled" if settings.consul_http_addr else "disabled"},
+        }
+        healthy = checks["database"]["status"] == "up"
+        payload = {
+            "status": "healthy" if healthy else "unhealthy",
+            "checks": checks,
+            "version": VERSION,
+            "replica": replica_id(),
+        }
+        return _respond(payload, healthy)

@@ -1,0 +1,88 @@
+"""Failure counters with a fixed window, shared through Redis when configured, per process otherwise.
+
+Used by login throttling: failures are counted per account and per client IP; once either reaches its limit the
+next attempts get 429 with Retry-After until the window ends. When Redis is configured but unreachable the counters
+fall back to this process, so a Redis outage never blocks logins.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis as redis_lib
+
+log = logging.getLogger(__name__)
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[int, float]] = {}
+
+    def _live(self, key: str, now: float) -> tuple[int, float] | None:
+        entry = self._windows.get(key)
+        if entry is None or entry[1] <= now:
+            self._windows.pop(key, None)
+            return None
+        return entry
+
+    def hit(self, key: str, window: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            count, expires = entry if entry else (0, now + window)
+            self._windows[key] = (count + 1, expires)
+            if len(self._windows) > 100_000:  # bound the memory an attacker can make us hold
+                for stale in [k for k, (_, e) in self._windows.items() if e <= now]:
+                    del self._windows[stale]
+
+    def get(self, key: str) -> tuple[int, int]:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+        if entry is None:
+            return 0, 0
+        return entry[0], max(1, int(entry[1] - now + 0.999))
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._windows.pop(key, None)
+
+
+class RedisCounters:
+    def __init__(self, client: redis_lib.Redis, fallback: MemoryCounters) -> None:
+        self.client = client
+        self.fallback = fallback
+
+    def hit(self, key: str, window: int) -> None:
+        try:
+            pipe = self.client.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+            pipe.execute()
+        except redis_lib.RedisError:
+            log.warning("redis unavailable, counting login failures in this process")
+            self.fallback.hit(key, window)
+
+    def get(self, key: str) -> tuple[int, int]:
+        try:
+            pipe = self.client.pipeline()
+            pipe.get(key)
+            pipe.ttl(key)
+            raw, ttl = pipe.execute()
+        except redis_lib.RedisError:
+            return self.fallback.get(key)
+        local = self.fallback.get(key)
+        count = int(raw or 0)
+        if local[0] > count:
+            return local
+        return count, max(1, int(ttl)) if count else 0
+
+    def reset(self, key: str) -> None:
+        self.fallback.reset(key)
+        try:
+            self.client.delete(key)
+        except redis_lib.RedisError:
+            log.warning("redis unavailable, could not reset %s", key)

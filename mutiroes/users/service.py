@@ -1,0 +1,336 @@
+"""Accounts, logins and profiles. Each public function is one unit of work and commits it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from typing import Any
+
+import jwt as pyjwt
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+from sqlalchemy.exc import IntegrityError
+
+from mutiroes import jobs
+from mutiroes.errors import NotFound, Throttled, Unauthorized, ValidationError
+from mutiroes.extensions import db
+from mutiroes.throttle import MemoryCounters, RedisCounters
+from mutiroes.timeutil import utcnow
+from mutiroes.users.models import AuthSession, RefreshToken, User
+
+INVALID_CREDENTIALS = "E-mail, nome de usuário ou senha incorretos."
+COMMON_PASSWORDS = frozenset(
+    {"password", "senha123", "12345678", "qwertyui", "abcdefgh", "password1", "senhasenha", "mutirao123"}
+)
+
+
+# --- passwords -------------------------------------------------------------------------------------------------
+
+
+def _hasher() -> PasswordHasher:
+    hasher = current_app.extensions.get("mutiroes_hasher")
+    if hasher is None:
+        settings = current_app.config["MUTIROES"]
+        hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost_kib, parallelism=1
+        )  # argon2id is the library's default type
+        current_app.extensions["mutiroes_hasher"] = hasher
+    return hasher
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def _verify_password(user: User | None, password: str) -> bool:
+    hasher = _hasher()
+    if user is None:
+        # spend the same time as a real check so response time does not reveal which accounts exist
+        _burn_hash_time(hasher, password)
+        return False
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return True
+
+
+def _dummy_hash() -> str:
+    dummy = current_app.extensions.get("mutiroes_dummy_hash")
+    if dummy is None:
+        dummy = _hasher().hash(uuid.uuid4().hex)
+        current_app.extensions["mutiroes_dummy_hash"] = dummy
+    return dummy
+
+
+def _burn_hash_time(hasher: PasswordHasher, password: str) -> None:
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        hasher.verify(_dummy_hash(), password)
+
+
+def validate_password(password: str, *, username: str = "", email: str = "", field: str = "password") -> None:
+    problems = []
+    if len(password) < 8:
+        problems.append("A senha deve ter pelo menos 8 caracteres.")
+    if password.isdigit():
+        problems.append("A senha não pode ser composta apenas por números.")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS:
+        problems.append("Esta senha é comum demais.")
+    similar = {username.lower(), email.lower(), email.lower().split("@")[0]} - {""}
+    if lowered in similar:
+        problems.append("A senha não pode ser igual ao nome de usuário ou ao e-mail.")
+    if problems:
+        raise ValidationError({field: problems})
+
+
+# --- registration ----------------------------------------------------------------------------------------------
+
+
+def _identity_taken(*, username: str | None = None, email: str | None = None) -> dict[str, list[str]]:
+    taken: dict[str, list[str]] = {}
+    if username and db.session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(sa.func.lower(User.username) == username.lower())
+    ):
+        taken["username"] = ["Já existe um usuário com este nome de usuário."]
+    if email and db.session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(sa.func.lower(User.email) == email.lower())
+    ):
+        taken["email"] = ["Já existe um usuário com este e-mail."]
+    return taken
+
+
+def create(*, username: str, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
+    """Register an account and queue its welcome email (sent only once the account is committed)."""
+    validate_password(password, username=username, email=email)
+    taken = _identity_taken(username=username, email=email)
+    if taken:
+        raise ValidationError(taken)
+    user = User(
+        username=username,
+        email=email.lower(),
+        password_hash=hash_password(password),
+        first_name=first_name,
+        last_name=last_name,
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+        jobs.request("send_welcome_email", user_id=user.id)
+        db.session.commit()
+    except IntegrityError as exc:
+        # a concurrent registration took the name between our check and our insert
+        db.session.rollback()
+        raise ValidationError(
+            _identity_taken(username=username, email=email)
+            or {"non_field_errors": ["Não foi possível concluir o cadastro."]}
+        ) from exc
+    return user
+
+
+# --- login throttling ------------------------------------------------------------------------------------------
+
+
+def _counters():
+    state = current_app.extensions.setdefault("mutiroes_login_counters", {})
+    memory = state.setdefault("memory", MemoryCounters())
+    from mutiroes.extensions import redis
+
+    client = redis.client
+    return RedisCounters(client, memory) if client is not None else memory
+
+
+def _throttle_keys(identifier: str, client_ip: str) -> list[tuple[str, int]]:
+    settings = current_app.config["MUTIROES"]
+    return [
+        (
+            f"mutiroes:login-fail:account:{identifier.strip().lower()}",
+            settings.login_max_failures_per_account,
+        ),
+        (f"mutiroes:login-fail:ip:{client_ip}", settings.login_max_failures_per_ip),
+    ]
+
+
+def _check_throttle(identifier: str, client_ip: str) -> None:
+    counters = _counters()
+    for key, limit in _throttle_keys(identifier, client_ip):
+        count, retry_after = counters.get(key)
+        if count >= limit:
+            raise Throttled(retry_after)
+
+
+def _record_failure(identifier: str, client_ip: str) -> None:
+    counters = _counters()
+    window = current_app.config["MUTIROES"].login_failure_window_seconds
+    for key, _limit in _throttle_keys(identifier, client_ip):
+        counters.hit(key, window)
+
+
+# --- tokens ----------------------------------------------------------------------------------------------------
+
+
+def _issue_pair(session: AuthSession, user: User) -> dict[str, str]:
+    settings = current_app.config["MUTIROES"]
+    refresh_jti = str(uuid.uuid4())
+    now = utcnow()
+    refresh_expires = now + dt.timedelta(days=settings.refresh_token_days)
+    claims = {"sid": session.id}
+    access = create_access_token(identity=str(user.id), additional_claims=claims)
+    refresh = create_refresh_token(identity=str(user.id), additional_claims={**claims, "jti": refresh_jti})
+    db.session.add(RefreshToken(jti=refresh_jti, session_id=session.id, issued_at=now, expires_at=refresh_expires))
+    session.expires_at = refresh_expires
+    return {"access": access, "refresh": refresh}
+
+
+def login(*, identifier: str, password: str, client_ip: str) -> dict[str, str]:
+    """Exchange credentials for a token pair; the same 401 whether the account exists or not."""
+    _check_throttle(identifier, client_ip)
+    lookup = identifier.strip().lower()
+    user = db.session.scalar(
+        sa.select(User).where(sa.or_(sa.func.lower(User.email) == lookup, sa.func.lower(User.username) == lookup))
+    )
+    if not _verify_password(user, password) or not user.is_active:
+        db.session.rollback()
+        _record_failure(identifier, client_ip)
+        raise Unauthorized(INVALID_CREDENTIALS, code="no_active_account")
+    _counters().reset(_throttle_keys(identifier, client_ip)[0][0])
+    session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, expires_at=utcnow())
+    db.session.add(session)
+    tokens = _issue_pair(session, user)
+    db.session.commit()
+    return tokens
+
+
+def _decode_refresh(token: str) -> dict[str, Any]:
+    try:
+        payload = decode_token(token)
+    except (pyjwt.PyJWTError, JWTExtendedException, ValueError) as exc:
+        raise Unauthorized("O token informado é inválido ou expirou.", code="token_not_valid") from exc
+    if payload.get("type") != "refresh" or not payload.get("sid") or not payload.get("jti"):
+        raise Unauthorized("O token informado é inválido ou expirou.", code="token_not_valid")
+    return payload
+
+
+def refresh(*, refresh_token: str) -> dict[str, str]:
+    """Rotate: the presented refresh token is spent; presenting a spent one revokes the whole login."""
+    payload = _decode_refresh(refresh_token)
+    now = utcnow()
+    spent = db.session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.jti == payload["jti"], RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:
+        known = db.session.get(RefreshToken, payload["jti"])
+        if known is not None:
+            db.session.execute(
+                sa.update(AuthSession)
+                .where(AuthSession.id == known.session_id, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason="refresh_reuse")
+            )
+            db.session.commit()
+            raise Unauthorized(
+                "Este token de atualização já foi usado; a sessão foi encerrada por segurança.",
+                code="token_reused",
+            )
+        db.session.rollback()
+        raise Unauthorized("O token informado é inválido ou expirou.", code="token_not_valid")
+    session = db.session.get(AuthSession, payload["sid"])
+    if (
+        session is None
+        or session.revoked_at is not None
+        or session.expires_at <= now
+        or not session.user.is_active
+        or str(session.user_id) != payload.get("sub")
+    ):
+        db.session.rollback()
+        raise Unauthorized("O token informado é inválido ou expirou.", code="token_not_valid")
+    tokens = _issue_pair(session, session.user)
+    db.session.commit()
+    return tokens
+
+
+def logout(*, user: User, session_id: str, refresh_token: str) -> None:
+    """End the caller's login, and the login of the refresh token presented when it is the caller's too."""
+    try:
+        payload = _decode_refresh(refresh_token)
+    except Unauthorized as exc:
+        raise ValidationError({"refresh": ["Token de atualização inválido ou expirado."]}) from exc
+    if payload.get("sub") != str(user.id):
+        raise ValidationError({"refresh": ["Este token de atualização não pertence a você."]})
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id.in_({session_id, payload["sid"]}), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="logout")
+    )
+    db.session.commit()
+
+
+def change_password(*, user: User, old_password: str, new_password: str) -> None:
+    """Set a new password and end every login of the account: all earlier tokens stop working."""
+    if not _verify_password(user, old_password):
+        raise ValidationError({"old_password": ["A senha atual está incorreta."]})
+    validate_password(new_password, username=user.username, email=user.email, field="new_password")
+    if old_password == new_password:
+        raise ValidationError({"new_password": ["A nova senha deve ser diferente da atual."]})
+    user.password_hash = hash_password(new_password)
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="password_changed")
+    )
+    db.session.commit()
+
+
+# --- profiles --------------------------------------------------------------------------------------------------
+
+
+def update_profile(*, user: User, changes: dict[str, Any]) -> User:
+    from mutiroes.events.models import EventCategory
+
+    changes = dict(changes)
+    if "interests" in changes:
+        wanted = list(dict.fromkeys(changes["interests"]))
+        known = set(db.session.scalars(sa.select(EventCategory.id).where(EventCategory.id.in_(wanted))))
+        unknown = [category_id for category_id in wanted if category_id not in known]
+        if unknown:
+            raise ValidationError({"interests": [f"Categoria inexistente: {unknown[0]}."]})
+        changes["interests"] = wanted
+    if "notification_preferences" in changes:
+        # a partial object changes only the keys it names
+        changes["notification_preferences"] = {
+            **(user.notification_preferences or {}),
+            **changes["notification_preferences"],
+        }
+    for name, value in changes.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return user
+
+
+def get_public(*, username: str) -> User:
+    user = db.session.scalar(
+        sa.select(User).where(sa.func.lower(User.username) == username.lower(), User.is_active.is_(True))
+    )
+    if user is None or not user.is_public_profile:
+        raise NotFound("Perfil não encontrado.")
+    return user
+
+
+def stats(*, user: User) -> dict[str, Any]:
+    """The caller's numbers (zeros until the events domain records participations)."""
+    return {
+        "total_events_participated": user.total_events_participated,
+        "total_hours_volunteered": float(user.total_hours_volunteered),
+        "badges_earned": 0,
+        "events_organized": 0,
+        "current_month_events": 0,
+        "favorite_categories": [],
+    }

@@ -1,0 +1,163 @@
+"""Private, throw-away instances of the real services the tests use: PostgreSQL and Redis.
+
+PostgreSQL refuses to run as root, so when the tests run as root its data directory belongs to an unprivileged
+user (``nobody`` unless ``MUTIROES_TEST_PG_USER`` says otherwise) and its commands run through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def _as_service_user(command: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return command
+    user = os.environ.get("MUTIROES_TEST_PG_USER", "nobody")
+    return ["runuser", "-u", user, "--", *command]
+
+
+@dataclass
+class Postgres:
+    root: Path
+    port: int
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str = "mutiroes") -> str:
+        return f"postgresql+psycopg2://mutiroes@127.0.0.1:{self.port}/{database}"
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            _as_service_user([str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args]),
+            check=check,
+            capture_output=True,
+            text=True,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+            "-c shared_buffers=128MB"
+        )
+        self._pg_ctl("-o", options, "-l", str(self.root / "postgres.log"), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "-w", "stop", check=False)
+
+    def createdb(self, name: str) -> None:
+        subprocess.run(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "mutiroes", name],
+            check=True,
+            capture_output=True,
+        )
+
+    @classmethod
+    def create(cls) -> Postgres:
+        root = Path(tempfile.mkdtemp(prefix="mutiroes-pg-"))
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam(os.environ.get("MUTIROES_TEST_PG_USER", "nobody"))
+            os.chown(root, owner.pw_uid, owner.pw_gid)
+        os.chmod(root, 0o755)
+        instance = cls(root=root, port=free_port())
+        subprocess.run(
+            _as_service_user(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(instance.data),
+                    "-U",
+                    "mutiroes",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        instance.start()
+        instance.createdb("mutiroes")
+        return instance
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Redis:
+    root: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.root),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    @classmethod
+    def create(cls) -> Redis:
+        instance = cls(root=Path(tempfile.mkdtemp(prefix="mutiroes-redis-")), port=free_port())
+        instance.start()
+        return instance
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
