@@ -20,7 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.strict_slashes = False
     _configure(app, config)
 
-    from mutiroes import cli, extensions, health
+    from mutiroes import cli, extensions, health, media
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
     from mutiroes.users.routes import blp as users_blp
@@ -46,6 +46,7 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in (health.blp, token_blp, users_blp, events_blp):
         extensions.api.register_blueprint(blueprint)
     cli.init_app(app)
+    media.init_app(app)
 
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(

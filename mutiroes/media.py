@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from flask import Flask, current_app, has_request_context, request, send_from_directory
 
 
 def absolute_url(path: str | None) -> str | None:
@@ -14,3 +14,17 @@ def absolute_url(path: str | None) -> str | None:
     if relative.startswith(("http://", "https://")) or not has_request_context():
         return relative
     return f"{request.host_url.rstrip('/')}{relative}"
+
+
+def init_app(app: Flask) -> None:
+    """Serve stored media from Flask when the media URL is local (the embedded mode; nginx does it in the cluster)."""
+    base = app.config["MUTIROES"].media_url
+    if base.startswith(("http://", "https://")):
+        return
+
+    def serve_media(filename: str):
+        response = send_from_directory(current_app.config["MUTIROES"].media_root, filename, max_age=86400)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    app.add_url_rule(f"{base.rstrip('/')}/<path:filename>", "media", serve_media, methods=["GET"])

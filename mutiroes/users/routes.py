@@ -72,6 +72,17 @@ class Profile(MethodView):
         return service.update_profile(user=current_user, changes=changes)
 
 
+@blp.route("/profile/avatar/", methods=["PUT"])
+@blp.arguments(schemas.AvatarUploadSchema, location="files")
+@blp.response(200, schemas.ProfileSchema)
+@blp.alt_response(413, description="Imagem maior que o limite de upload.")
+@blp.alt_response(415, description="O arquivo não é uma imagem JPEG, PNG ou WebP.")
+@auth_required
+def upload_avatar(files):
+    """Upload the caller's avatar (multipart field `avatar`); the image is re-encoded without metadata."""
+    return service.set_avatar(user=current_user, upload=files["avatar"])
+
+
 @blp.route("/profile/update/", methods=["PATCH"])
 @blp.arguments(schemas.ProfileUpdateSchema)
 @blp.response(200, schemas.ProfileSchema)

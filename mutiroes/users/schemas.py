@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from mutiroes import media, timeutil
@@ -145,6 +146,10 @@ class PublicProfileSchema(ma.Schema):
     total_hours_volunteered = ma.fields.Float()
     badges = ma.fields.List(ma.fields.Dict(), dump_default=list)
     history = ma.fields.List(ma.fields.Dict())
+
+
+class AvatarUploadSchema(BaseSchema):
+    avatar = Upload(required=True, metadata={"description": "JPEG, PNG ou WebP, até 10 MB e 40 megapixels."})
 
 
 class ChangePasswordSchema(BaseSchema):

@@ -16,7 +16,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy.exc import IntegrityError
 
-from mutiroes import jobs
+from mutiroes import images, jobs
 from mutiroes.errors import NotFound, Throttled, Unauthorized, ValidationError
 from mutiroes.extensions import db
 from mutiroes.throttle import MemoryCounters, RedisCounters
@@ -312,6 +312,21 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
     for name, value in changes.items():
         setattr(user, name, value)
     db.session.commit()
+    return user
+
+
+def set_avatar(*, user: User, upload) -> User:
+    """Store a new avatar (validated and re-encoded by content) and drop the previous file once committed."""
+    stored = images.store(upload, folder="avatars", field="avatar")
+    previous = user.avatar
+    user.avatar = stored
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        images.delete(stored)
+        raise
+    images.delete(previous)
     return user
 
 
