@@ -20,7 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.strict_slashes = False
     _configure(app, config)
 
-    from mutiroes import cli, extensions, health
+    from mutiroes import cli, dashboard, extensions, health, jobs_cli, mail, outbox  # noqa: F401 - models
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
     from mutiroes.users.routes import blp as users_blp
@@ -46,6 +46,8 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in (health.blp, token_blp, users_blp, events_blp):
         extensions.api.register_blueprint(blueprint)
     cli.init_app(app)
+    jobs_cli.init_app(app)
+    dashboard.init_app(app)
 
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(
