@@ -71,7 +71,9 @@ def _staff_only():
         return _deny(401, "Credenciais inválidas.")
     if not allowed:
         return _deny(403, "Você não tem permissão para executar essa ação.")
-    if request.method not in {"GET", "HEAD", "OPTIONS"} and authorization.startswith("Basic ") and not _same_origin():
+    # rq-dashboard also requeues on GET /requeue/<queue>, so that endpoint counts as a change too
+    changes = request.method not in {"GET", "HEAD", "OPTIONS"} or request.endpoint == "rq_dashboard.requeue_all"
+    if changes and authorization.startswith("Basic ") and not _same_origin():
         return _deny(403, "Requisição de outra origem recusada.")
     return None
 

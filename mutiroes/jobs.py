@@ -18,6 +18,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -79,12 +80,14 @@ def request(name: str, **kwargs) -> None:
 
     if name not in REGISTRY:
         raise KeyError(f"unknown job {name!r}")
+    # begin the transaction now if nothing has yet: a rollback of a transaction that never began fires no event,
+    # and the request would outlive it
+    db.session.connection()
+    row = None
     if _uses_outbox(current_app):
         row = OutboxJob(id=str(uuid.uuid4()), name=name, kwargs=kwargs)
         db.session.add(row)
-        db.session.info.setdefault(PENDING_KEY, []).append((row.id, name, kwargs))
-    else:
-        db.session.info.setdefault(PENDING_KEY, []).append((None, name, kwargs))
+    db.session.info.setdefault(PENDING_KEY, []).append((row, name, kwargs))
 
 
 def _uses_outbox(app: Flask) -> bool:
@@ -158,9 +161,11 @@ def _dispatch_after_commit(session: Session) -> None:
     if _uses_outbox(flask_app):
         from mutiroes.outbox import push_after_commit
 
-        push_after_commit(flask_app, [(job_id, name, kwargs) for job_id, name, kwargs in pending])
+        # only rows this commit made durable (a row expunged by a rollback is no longer persistent)
+        committed = [(row.id, name, kwargs) for row, name, kwargs in pending if sa.inspect(row).persistent]
+        push_after_commit(flask_app, committed)
         return
-    for _job_id, name, kwargs in pending:
+    for _row, name, kwargs in pending:
         _run_in_thread(flask_app, name, kwargs)
 
 
