@@ -128,9 +128,8 @@ def test_the_relay_skips_rows_another_relay_holds(jobs_app, redis_server, rq_con
 
 
 def test_embedded_mode_runs_the_job_in_process_after_commit(app, make_config, smtp_sink, sink):
-    from tests.jobs.conftest import mail_environ
-
     from mutiroes import create_app
+    from tests.jobs.conftest import mail_environ
 
     config: Config = make_config(environ={**mail_environ(smtp_sink), "MUTIROES_REDIS_URL": ""})
     assert config.redis_url is None
