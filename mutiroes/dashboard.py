@@ -16,7 +16,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, request, send_from_directory
 
 URL_PREFIX = "/rq"
 REMEMBER_SECONDS = 60
@@ -37,6 +37,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RQ_DASHBOARD_REDIS_URL", settings.redis_url)
     setup_rq_connection(app)
     app.register_blueprint(blueprint, url_prefix=URL_PREFIX)
+    if "static" not in app.view_functions:
+        # the dashboard's page links its favicon through the app-wide "static" endpoint, which the API lacks
+        static_folder = blueprint.static_folder
+        app.add_url_rule(
+            f"{URL_PREFIX}/assets/<path:filename>",
+            endpoint="static",
+            view_func=lambda filename: send_from_directory(static_folder, filename),
+        )
 
 
 def _install_guard(blueprint) -> None:

@@ -13,16 +13,18 @@ embedded mode) messages are logged instead of sent, and still recorded.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import itertools
 import logging
 import smtplib
 import ssl
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -163,31 +165,63 @@ def ical_attachment(
     return Attachment(filename, ("\r\n".join(lines) + "\r\n").encode(), "text/calendar; method=PUBLISH")
 
 
-def build(message: Message, settings: Config) -> EmailMessage:
-    email = EmailMessage()
-    email["From"] = settings.mail_from
-    email["To"] = message.to
-    email["Subject"] = message.subject
-    email["Date"] = format_datetime(utcnow())
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _base64_part(content: bytes, content_type: str, extra: str = "") -> bytes:
+    return (
+        f"Content-Type: {content_type}\r\nContent-Transfer-Encoding: base64\r\n{extra}\r\n".encode()
+        + base64.encodebytes(content).replace(b"\n", b"\r\n")
+    )
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+    boundary = f"=_{uuid.uuid4().hex}"
+    body = b"".join(f"--{boundary}\r\n".encode() + part + b"\r\n" for part in parts)
+    return (
+        f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode()
+        + body
+        + (f"--{boundary}--\r\n".encode())
+    )
+
+
+def build(message: Message, settings: Config) -> bytes:
+    """The message as MIME bytes (CRLF): text and HTML alternatives in UTF-8/base64, then attachments.
+
+    Assembled directly rather than through ``email.message.EmailMessage``, whose serialization costs ~2 ms a
+    message — the whole budget of a 500 emails/s bulk send.
+    """
+    name, address = parseaddr(settings.mail_from)
     # the same message always has the same id, so even a mail server can tell a duplicate
     digest = hashlib.sha256(message.key.encode()).hexdigest()[:40]
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "mutiroes.local"
-    email["Message-ID"] = f"<{digest}@{domain}>"
-    email["Content-Language"] = "pt-BR"
-    email.set_content(message.text)
+    domain = address.rpartition("@")[2] or "mutiroes.local"
+    headers = (
+        f"From: {formataddr((name, address), charset='utf-8')}\r\n"
+        f"To: {message.to}\r\n"
+        f"Subject: {_header(message.subject)}\r\n"
+        f"Date: {format_datetime(utcnow())}\r\n"
+        f"Message-ID: <{digest}@{domain}>\r\n"
+        "Content-Language: pt-BR\r\n"
+        "MIME-Version: 1.0\r\n"
+    ).encode()
+    body = _base64_part(message.text.encode(), 'text/plain; charset="utf-8"')
     if message.html is not None:
-        email.add_alternative(message.html, subtype="html")
-    for attachment in message.attachments:
-        maintype, _, rest = attachment.mimetype.partition("/")
-        subtype, *params = (part.strip() for part in rest.split(";"))
-        email.add_attachment(
-            attachment.content,
-            maintype=maintype,
-            subtype=subtype,
-            filename=attachment.filename,
-            params=dict(param.split("=", 1) for param in params if "=" in param),
-        )
-    return email
+        html = _base64_part(message.html.encode(), 'text/html; charset="utf-8"')
+        body = _multipart("alternative", [body, html])
+    if message.attachments:
+        parts = [body]
+        for attachment in message.attachments:
+            filename = _header(attachment.filename)
+            parts.append(
+                _base64_part(
+                    attachment.content,
+                    f'{attachment.mimetype}; name="{filename}"',
+                    f'Content-Disposition: attachment; filename="{filename}"\r\n',
+                )
+            )
+        body = _multipart("mixed", parts)
+    return headers + body
 
 
 # --- notification preferences ----------------------------------------------------------------------------------
@@ -232,12 +266,12 @@ class SMTPConnection:
         self.opened += 1
         return smtp
 
-    def send(self, email: EmailMessage, recipient: str) -> None:
+    def send(self, raw: bytes, recipient: str) -> None:
         for attempt in (1, 2):
             if self._smtp is None:
                 self._smtp = self._open()
             try:
-                self._smtp.send_message(email, from_addr=self.sender, to_addrs=[recipient])
+                self._smtp.sendmail(self.sender, [recipient], raw)
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._smtp = None

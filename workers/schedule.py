@@ -24,13 +24,13 @@ from mutiroes.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-ID_PREFIX = "periodic:"
+ID_PREFIX = "periodic-"  # RQ job ids allow letters, digits, "_" and "-" only
 REGISTRATION_LOCK = "mutiroes:schedule-registration"
 
 
 @dataclass(frozen=True)
 class Periodic:
-    id: str  # stable; the RQ job id is ``periodic:<id>``
+    id: str  # stable; the RQ job id is ``periodic-<id>``
     job: str  # a name of mutiroes.jobs.REGISTRY
     cron: str  # minute hour day-of-month month day-of-week, in MUTIROES_TIME_ZONE
     description: str
