@@ -166,6 +166,8 @@ def ical_attachment(
 
 
 def _header(value: str) -> str:
+    # subjects will carry event titles people typed: a line break must never start a header of its own
+    value = " ".join(value.splitlines())
     return value if value.isascii() else Header(value, "utf-8").encode()
 
 
@@ -198,7 +200,7 @@ def build(message: Message, settings: Config) -> bytes:
     domain = address.rpartition("@")[2] or "mutiroes.local"
     headers = (
         f"From: {formataddr((name, address), charset='utf-8')}\r\n"
-        f"To: {message.to}\r\n"
+        f"To: {_header(message.to)}\r\n"
         f"Subject: {_header(message.subject)}\r\n"
         f"Date: {format_datetime(utcnow())}\r\n"
         f"Message-ID: <{digest}@{domain}>\r\n"

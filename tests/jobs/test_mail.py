@@ -176,3 +176,14 @@ def test_notification_preferences_are_read_with_defaults(app, make_user):
         assert mail.allows(row, "event_updates") is False
         db.session.rollback()
         db.session.remove()
+
+
+def test_a_line_break_in_a_subject_cannot_add_headers(jobs_app):
+    with jobs_app.app_context():
+        raw = mail.build(
+            mail.Message(key="k:1:a@example.org", to="a@example.org", subject="Oi\r\nBcc: x@evil.example", text="."),
+            jobs_app.config["MUTIROES"],
+        )
+    headers = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert not any(line.startswith(b"Bcc:") for line in headers)
+    assert b"Subject: Oi Bcc: x@evil.example" in headers
