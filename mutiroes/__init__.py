@@ -20,7 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.strict_slashes = False
     _configure(app, config)
 
-    from mutiroes import cli, extensions, health, media
+    from mutiroes import cli, dashboard, extensions, health, jobs_cli, mail, media, outbox  # noqa: F401 - models
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
     from mutiroes.users.routes import blp as users_blp
@@ -47,6 +47,8 @@ def create_app(config: Config | None = None) -> Flask:
         extensions.api.register_blueprint(blueprint)
     cli.init_app(app)
     media.init_app(app)
+    jobs_cli.init_app(app)
+    dashboard.init_app(app)
 
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(

@@ -39,6 +39,19 @@ def _int(name: str, environ: dict[str, str], default: int, *, minimum: int = 0) 
     return value
 
 
+def _int_list(name: str, environ: dict[str, str], default: tuple[int, ...]) -> tuple[int, ...]:
+    raw = _env(name, environ)
+    if raw is None:
+        return default
+    try:
+        values = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be comma-separated integers, got {raw!r}") from exc
+    if any(value < 0 for value in values):
+        raise ConfigError(f"{name} must not contain negative numbers, got {raw!r}")
+    return values
+
+
 def _bool(name: str, environ: dict[str, str], default: bool) -> bool:
     raw = _env(name, environ)
     if raw is None:
@@ -70,6 +83,13 @@ class Config:
     smtp_password: str | None = None
     smtp_security: str = "none"
     mail_from: str = "Mutirões <nao-responda@mutiroes.org.br>"
+    smtp_timeout_seconds: int = 10
+    mail_batch_size: int = 200
+    site_url: str = "http://localhost:3000"
+    job_retry_intervals: tuple[int, ...] = (30, 120, 600)
+    outbox_relay_interval_seconds: int = 10
+    outbox_relay_grace_seconds: int = 5
+    scheduler_interval_seconds: int = 30
     access_token_minutes: int = 60
     refresh_token_days: int = 7
     login_max_failures_per_account: int = 5
@@ -142,6 +162,13 @@ class Config:
             "smtp_password": _env("MUTIROES_SMTP_PASSWORD", environ),
             "smtp_security": smtp_security,
             "mail_from": _env("MUTIROES_MAIL_FROM", environ) or "Mutirões <nao-responda@mutiroes.org.br>",
+            "smtp_timeout_seconds": _int("MUTIROES_SMTP_TIMEOUT_SECONDS", environ, 10, minimum=1),
+            "mail_batch_size": _int("MUTIROES_MAIL_BATCH_SIZE", environ, 200, minimum=1),
+            "site_url": (_env("MUTIROES_SITE_URL", environ) or "http://localhost:3000").rstrip("/"),
+            "job_retry_intervals": _int_list("MUTIROES_JOB_RETRY_INTERVALS", environ, (30, 120, 600)),
+            "outbox_relay_interval_seconds": _int("MUTIROES_OUTBOX_RELAY_INTERVAL_SECONDS", environ, 10, minimum=1),
+            "outbox_relay_grace_seconds": _int("MUTIROES_OUTBOX_RELAY_GRACE_SECONDS", environ, 5),
+            "scheduler_interval_seconds": _int("MUTIROES_SCHEDULER_INTERVAL_SECONDS", environ, 30, minimum=1),
             "access_token_minutes": _int("MUTIROES_ACCESS_TOKEN_MINUTES", environ, 60, minimum=1),
             "refresh_token_days": _int("MUTIROES_REFRESH_TOKEN_DAYS", environ, 7, minimum=1),
             "login_max_failures_per_account": _int("MUTIROES_LOGIN_MAX_FAILURES_PER_ACCOUNT", environ, 5, minimum=1),

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
+from mutiroes import jobs, mail
 from mutiroes.extensions import db
 from mutiroes.users.models import User
 
-log = logging.getLogger(__name__)
 
-
-def send_welcome_email(user_id: int) -> bool:
-    """Welcome a new volunteer. Until the mail pipeline exists, the message is logged, not sent."""
+@jobs.job(queue=jobs.EMAILS, timeout=60)
+def send_welcome_email(user_id: int) -> str:
+    """Welcome a new volunteer, once: a retried or repeated job finds the delivery recorded and sends nothing."""
     user = db.session.get(User, user_id)
-    if user is None:
-        return False
-    log.info("welcome email for user %s <%s> (SMTP not configured: logged only)", user.id, user.email)
-    return True
+    if user is None or not user.is_active:
+        return "skipped: no such active user"
+    text, html = mail.render("welcome", name=user.first_name or user.username, username=user.username)
+    message = mail.Message(
+        key=mail.delivery_key("welcome", user.id, recipient=user.email),
+        to=user.email,
+        subject="Boas-vindas ao Mutirões!",
+        text=text,
+        html=html,
+    )
+    return "sent" if mail.send(message) else "skipped: already delivered"

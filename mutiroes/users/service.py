@@ -208,6 +208,21 @@ def login(*, identifier: str, password: str, client_ip: str) -> dict[str, str]:
     return tokens
 
 
+def verify_credentials(*, identifier: str, password: str, client_ip: str) -> User | None:
+    """Check credentials without opening a login (HTTP Basic on staff tools); throttled like :func:`login`."""
+    _check_throttle(identifier, client_ip)
+    lookup = identifier.strip().lower()
+    user = db.session.scalar(
+        sa.select(User).where(sa.or_(sa.func.lower(User.email) == lookup, sa.func.lower(User.username) == lookup))
+    )
+    if not _verify_password(user, password) or not user.is_active:
+        db.session.rollback()
+        _record_failure(identifier, client_ip)
+        return None
+    db.session.commit()  # keeps a rehashed password
+    return user
+
+
 def _decode_refresh(token: str) -> dict[str, Any]:
     try:
         payload = decode_token(token)

@@ -1,0 +1,128 @@
+"""Bulk email benchmark: N messages (default 10,000) sent by ONE real worker process through the real SMTP sink.
+
+    .venv/bin/python -m bench.bulk_email [--count 10000] [--batch 200]
+
+Starts a private PostgreSQL, Redis and the SMTP sink (tests/services.py), migrates, inserts N synthetic users,
+enqueues one job that mails all of them through ``mutiroes.mail.send_bulk`` (one SMTP connection, batches), runs
+``python -m workers.worker --burst`` and reports emails/s as received by the sink. Until the event reminder job
+exists this stands in for "bulk reminders to 10,000 confirmed participants".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def mail_everyone(batch_size: int) -> dict:
+    """The benchmark's job: one bulk send to every user (runs inside the worker)."""
+    import sqlalchemy as sa
+
+    from mutiroes import mail
+    from mutiroes.extensions import db
+    from mutiroes.jobs import _app_for_jobs
+    from mutiroes.users.models import User
+
+    app = _app_for_jobs()
+    with app.app_context():
+        rows = db.session.execute(sa.select(User.id, User.email, User.first_name).order_by(User.id)).all()
+
+        def messages():
+            for user_id, address, name in rows:
+                text, html = mail.render("welcome", name=name, username=address.split("@")[0])
+                yield mail.Message(
+                    key=mail.delivery_key("bench", user_id, recipient=address),
+                    to=address,
+                    subject="Lembrete: seu mutirão começa amanhã",
+                    text=text,
+                    html=html,
+                )
+
+        result = mail.send_bulk(messages(), batch_size=batch_size)
+        db.session.remove()
+    return {"sent": result.sent, "connections": result.connections}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=200)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from flask_migrate import upgrade
+    from redis import Redis
+    from rq import Queue
+
+    from mutiroes import create_app
+    from mutiroes.config import Config
+    from mutiroes.extensions import db
+    from mutiroes.users.models import User
+    from tests.services import Postgres, free_port, wait_for_port
+    from tests.services import Redis as RedisServer
+
+    postgres, redis_server = Postgres.create(), RedisServer.create()
+    sink_dir, sink_port = Path(tempfile.mkdtemp(prefix="mutiroes-bench-smtp-")), free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "workers.smtp_sink", "--port", str(sink_port), "--dir", str(sink_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    environ = {
+        "MUTIROES_DATABASE_URL": postgres.url(),
+        "MUTIROES_REDIS_URL": redis_server.url,
+        "MUTIROES_SECRET_KEY": secrets.token_urlsafe(48),
+        "MUTIROES_SMTP_HOST": "127.0.0.1",
+        "MUTIROES_SMTP_PORT": str(sink_port),
+        "MUTIROES_LOG_LEVEL": "WARNING",
+    }
+    try:
+        wait_for_port(sink_port)
+        app = create_app(Config.from_env(environ))
+        with app.app_context():
+            upgrade()
+            db.session.execute(
+                sa_insert(User),
+                [
+                    {"username": f"vol{n}", "email": f"vol{n}@example.org", "password_hash": "x", "first_name": f"V{n}"}
+                    for n in range(args.count)
+                ],
+            )
+            db.session.commit()
+        Queue("emails", connection=Redis.from_url(redis_server.url)).enqueue(
+            "bench.bulk_email.mail_everyone", args.batch, job_timeout=3600
+        )
+        started = time.monotonic()
+        worker = subprocess.run(
+            [sys.executable, "-m", "workers.worker", "--burst"], cwd=ROOT, env={**os.environ, **environ}, check=True
+        )
+        elapsed = time.monotonic() - started
+        received = len(list(sink_dir.glob("*.eml")))
+        connections = len({p.name.split("-")[0] for p in sink_dir.glob("*.eml")})
+        print(f"messages received by the SMTP sink: {received} of {args.count} over {connections} connection(s)")
+        print(f"total time (worker start to exit): {elapsed:.2f} s")
+        print(f"throughput: {received / elapsed:.0f} emails/s")
+        return 0 if worker.returncode == 0 and received == args.count else 1
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
+        redis_server.destroy()
+        postgres.destroy()
+
+
+def sa_insert(model):
+    import sqlalchemy as sa
+
+    return sa.insert(model)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

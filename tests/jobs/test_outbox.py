@@ -1,0 +1,145 @@
+"""The transactional outbox: jobs are rows of the requesting transaction, pushed to RQ only after it commits."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from rq import Queue
+
+from mutiroes import jobs
+from mutiroes.config import Config
+from mutiroes.extensions import db
+from mutiroes.outbox import OutboxJob, relay
+from mutiroes.users.models import User
+from tests.jobs.conftest import register
+
+
+def outbox_rows(app) -> list[OutboxJob]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(OutboxJob).order_by(OutboxJob.created_at)).all()
+        db.session.expunge_all()
+        db.session.remove()
+    return rows
+
+
+def test_registration_writes_an_outbox_row_and_pushes_it_under_the_same_id(jobs_client, jobs_app, rq_connection):
+    response = register(jobs_client, "ana_outbox", first_name="Ana")
+    assert response.status_code == 201
+
+    [row] = outbox_rows(jobs_app)
+    assert row.name == "send_welcome_email"
+    assert row.enqueued_at is not None
+    queue = Queue(jobs.EMAILS, connection=rq_connection)
+    assert queue.job_ids == [row.id]
+    queued = queue.fetch_job(row.id)
+    assert queued.args == ("send_welcome_email",)
+    assert queued.kwargs == {"user_id": row.kwargs["user_id"]}
+    assert queued.timeout == 60
+    assert queued.retries_left == 2  # MUTIROES_JOB_RETRY_INTERVALS=1,1 in these tests
+
+
+def test_nothing_is_pushed_before_the_transaction_commits(jobs_app, rq_connection):
+    queue = Queue(jobs.PERIODIC, connection=rq_connection)
+    with jobs_app.app_context():
+        jobs.request("cleanup_expired_events")
+        db.session.flush()
+        # the row exists only inside this transaction; RQ has nothing yet
+        assert queue.count == 0
+        with db.engine.connect() as other:
+            assert other.scalar(sa.select(sa.func.count()).select_from(OutboxJob)) == 0
+        db.session.commit()
+        assert queue.count == 1
+        db.session.remove()
+
+
+def test_a_rolled_back_transaction_requests_nothing(jobs_app, rq_connection):
+    with jobs_app.app_context():
+        jobs.request("cleanup_expired_events")
+        db.session.rollback()
+        db.session.commit()  # a later commit of the same session must not resurrect the request
+        db.session.remove()
+    assert outbox_rows(jobs_app) == []
+    assert all(Queue(name, connection=rq_connection).count == 0 for name in jobs.QUEUES)
+
+
+def test_a_failed_registration_requests_no_welcome_email(jobs_client, jobs_app, rq_connection):
+    assert register(jobs_client, "bruno_dup").status_code == 201
+    again = register(jobs_client, "bruno_dup")
+    assert again.status_code == 400
+    assert len(outbox_rows(jobs_app)) == 1
+    assert Queue(jobs.EMAILS, connection=rq_connection).count == 1
+
+
+def test_redis_down_during_registration_then_relay_delivers_the_email_once(
+    jobs_client, jobs_app, redis_server, sink, work, rq_connection
+):
+    redis_server.stop()
+    try:
+        response = register(jobs_client, "carla_offline", first_name="Carla")
+        assert response.status_code == 201
+        [row] = outbox_rows(jobs_app)
+        assert row.enqueued_at is None  # waiting in the outbox
+        # the relay cannot push either while Redis is down; the row stays
+        assert relay(jobs_app, grace_seconds=0) == 0
+        [row] = outbox_rows(jobs_app)
+        assert row.enqueued_at is None
+        assert row.push_attempts == 1
+    finally:
+        redis_server.start()
+
+    assert relay(jobs_app) == 1
+    assert relay(jobs_app) == 0  # pushed once, marked
+    [row] = outbox_rows(jobs_app)
+    assert row.enqueued_at is not None
+    assert Queue(jobs.EMAILS, connection=rq_connection).job_ids == [row.id]
+
+    work()
+    messages = sink.wait_for(1)
+    assert [m["To"] for m in messages] == ["carla_offline@example.org"]
+    assert messages[0]["Subject"] == "Boas-vindas ao Mutirões!"
+
+    # a second push of the same row (a relay that died before marking it) is recognised and costs nothing
+    with jobs_app.app_context():
+        db.session.execute(sa.update(OutboxJob).values(enqueued_at=None))
+        db.session.commit()
+        db.session.remove()
+    assert relay(jobs_app) == 1
+    assert Queue(jobs.EMAILS, connection=rq_connection).count == 0
+    work()
+    assert len(sink.wait_for(2, timeout=1)) == 1
+
+
+def test_the_relay_skips_rows_another_relay_holds(jobs_app, redis_server, rq_connection):
+    redis_server.stop()
+    try:
+        with jobs_app.app_context():
+            jobs.request("cleanup_expired_events")
+            db.session.commit()
+            db.session.remove()
+    finally:
+        redis_server.start()
+    [row] = outbox_rows(jobs_app)
+    with jobs_app.app_context(), db.engine.connect() as other:
+        transaction = other.begin()
+        other.execute(sa.select(OutboxJob.id).where(OutboxJob.id == row.id).with_for_update())
+        assert relay(jobs_app) == 0  # FOR UPDATE SKIP LOCKED: the held row is somebody else's
+        transaction.rollback()
+    assert relay(jobs_app) == 1
+    assert Queue(jobs.PERIODIC, connection=rq_connection).job_ids == [row.id]
+
+
+def test_embedded_mode_runs_the_job_in_process_after_commit(app, make_config, smtp_sink, sink):
+    from mutiroes import create_app
+    from tests.jobs.conftest import mail_environ
+
+    config: Config = make_config(environ={**mail_environ(smtp_sink), "MUTIROES_REDIS_URL": ""})
+    assert config.redis_url is None
+    embedded = create_app(config)
+    response = register(embedded.test_client(), "dora_embedded")
+    assert response.status_code == 201
+    [message] = sink.wait_for(1)
+    assert message["To"] == "dora_embedded@example.org"
+    assert outbox_rows(embedded) == []  # no Redis: nothing to relay, the job ran on a thread of this process
+    with embedded.app_context():
+        user = db.session.scalar(sa.select(User).where(User.username == "dora_embedded"))
+        assert user is not None
+        db.session.remove()
