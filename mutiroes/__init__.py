@@ -20,7 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.strict_slashes = False
     _configure(app, config)
 
-    from mutiroes import cli, extensions, health, media
+    from mutiroes import cli, extensions, health, media, resilience
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
     from mutiroes.users.routes import blp as users_blp
@@ -47,6 +47,8 @@ def create_app(config: Config | None = None) -> Flask:
         extensions.api.register_blueprint(blueprint)
     cli.init_app(app)
     media.init_app(app)
+    resilience.init_app(app)
+    resilience.wrap_views(app)
 
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(
@@ -76,7 +78,7 @@ def _configure(app: Flask, config: Config) -> None:
             max_overflow=config.db_max_overflow,
             pool_timeout=5,
             pool_recycle=1800,
-            connect_args={"connect_timeout": 3, "application_name": config.service_name},
+            connect_args={"connect_timeout": config.db_connect_timeout, "application_name": config.service_name},
         )
     app.config.update(
         MUTIROES=config,
