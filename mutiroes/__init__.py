@@ -20,7 +20,17 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.strict_slashes = False
     _configure(app, config)
 
-    from mutiroes import cli, dashboard, extensions, health, jobs_cli, mail, media, outbox  # noqa: F401 - models
+    from mutiroes import (  # noqa: F401 - mail and outbox define models
+        cli,
+        dashboard,
+        extensions,
+        health,
+        jobs_cli,
+        mail,
+        media,
+        outbox,
+        resilience,
+    )
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
     from mutiroes.users.routes import blp as users_blp
@@ -49,6 +59,8 @@ def create_app(config: Config | None = None) -> Flask:
     media.init_app(app)
     jobs_cli.init_app(app)
     dashboard.init_app(app)
+    resilience.init_app(app)
+    resilience.wrap_views(app)
 
     if config.trusted_proxies:
         app.wsgi_app = ProxyFix(
@@ -78,7 +90,7 @@ def _configure(app: Flask, config: Config) -> None:
             max_overflow=config.db_max_overflow,
             pool_timeout=5,
             pool_recycle=1800,
-            connect_args={"connect_timeout": 3, "application_name": config.service_name},
+            connect_args={"connect_timeout": config.db_connect_timeout, "application_name": config.service_name},
         )
     app.config.update(
         MUTIROES=config,

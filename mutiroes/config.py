@@ -102,6 +102,10 @@ class Config:
     db_pool_size: int = 5
     db_max_overflow: int = 2
     log_level: str = "INFO"
+    db_connect_timeout: int = 2
+    breaker_fail_max: int = 5
+    breaker_reset_seconds: int = 60
+    retry_attempts: int = 3
     extra: dict = field(default_factory=dict)
 
     @property
@@ -181,6 +185,10 @@ class Config:
             "db_pool_size": _int("MUTIROES_DB_POOL_SIZE", environ, 5, minimum=1),
             "db_max_overflow": _int("MUTIROES_DB_MAX_OVERFLOW", environ, 2),
             "log_level": (_env("MUTIROES_LOG_LEVEL", environ) or "INFO").upper(),
+            "db_connect_timeout": _int("MUTIROES_DB_CONNECT_TIMEOUT", environ, 2, minimum=1),
+            "breaker_fail_max": _int("MUTIROES_BREAKER_FAIL_MAX", environ, 5, minimum=1),
+            "breaker_reset_seconds": _int("MUTIROES_BREAKER_RESET_SECONDS", environ, 60, minimum=1),
+            "retry_attempts": _int("MUTIROES_RETRY_ATTEMPTS", environ, 3, minimum=1),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

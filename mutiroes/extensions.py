@@ -49,12 +49,16 @@ class RedisHolder:
         if state["client"] is None:
             with self._lock:
                 if state["client"] is None:
-                    state["client"] = redis_lib.Redis.from_url(
+                    from mutiroes.resilience import GuardedRedis
+
+                    client = GuardedRedis.from_url(
                         state["url"],
                         socket_timeout=1.0,
                         socket_connect_timeout=1.0,
                         health_check_interval=30,
                     )
+                    client.mutiroes_app = app
+                    state["client"] = client
         return state["client"]
 
     @property

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from mutiroes.extensions import db, redis
+from mutiroes.resilience import breakers
 
 blp = Blueprint("health", __name__, description="Estado do processo e das dependências.")
 
@@ -97,6 +98,7 @@ for _path in _paths("health"):
             "database": check_database(),
             "redis": check_redis(),
             "consul": {"status": "enabled" if settings.consul_http_addr else "disabled"},
+            "breakers": breakers().states(),
         }
         healthy = checks["database"]["status"] == "up"
         payload = {

@@ -1,0 +1,153 @@
+"""Breakers and retries against the real PostgreSQL and Redis of the test session, stopped and restarted."""
+
+import time
+
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+
+from mutiroes import create_app
+from mutiroes.extensions import db
+
+
+@pytest.fixture
+def fragile(make_config):
+    """An app with a small breaker (3 failures, 2 s reset) and a service name of its own for the shared state."""
+    config = make_config(breaker_fail_max=3, breaker_reset_seconds=2, service_name="mutiroes-fragile")
+    return create_app(config)
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def test_database_outage_answers_503_fast_then_recovers_by_itself(fragile, postgres, app):
+    client = fragile.test_client()
+    assert client.get("/api/events/categories/").status_code == 200
+    postgres.stop()
+    try:
+        outcomes = []
+        for _ in range(8):
+            response, elapsed = timed(lambda: client.get("/api/events/categories/"))
+            outcomes.append((response.status_code, elapsed, response.headers.get("Retry-After")))
+            assert response.status_code == 503
+            assert set(response.get_json()) == {"detail"}
+            assert int(response.headers["Retry-After"]) >= 1
+            assert elapsed < 1.0, outcomes
+        assert client.get("/liveness/").status_code == 200
+        health = client.get("/health/").get_json()
+        assert health["checks"]["breakers"]["database"] == "open"
+        # once open, refusing costs no connection attempt at all
+        _, elapsed = timed(lambda: client.get("/api/events/categories/"))
+        assert elapsed < 0.1
+        # writes are refused the same way and nothing is half-written
+        response = client.post(
+            "/api/users/register/",
+            json={
+                "username": "durante_queda",
+                "email": "q@example.org",
+                "password": "queda-do-banco-1",
+                "password_confirm": "queda-do-banco-1",
+            },
+        )
+        assert response.status_code == 503
+    finally:
+        postgres.start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if client.get("/api/events/categories/").status_code == 200:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the app did not recover after the database came back")
+    assert fragile.test_client().get("/health/").get_json()["checks"]["breakers"]["database"] == "closed"
+    with app.app_context():
+        assert db.session.scalar(text("select count(*) from users where username = 'durante_queda'")) == 0
+
+
+def test_redis_outage_keeps_logins_and_registration_working(fragile, redis_server, make_user):
+    client = fragile.test_client()
+    user = make_user()
+    redis_server.stop()
+    try:
+        ready = client.get("/readiness/")
+        assert ready.status_code == 503
+        assert ready.get_json()["checks"]["redis"]["status"] == "down"
+        # failed logins are still counted (in this process) and good logins still work
+        for _ in range(2):
+            bad = client.post("/api/token/", json={"email": user["email"], "password": "errada-demais-1"})
+            assert bad.status_code == 401
+        good, elapsed = timed(
+            lambda: client.post("/api/token/", json={"email": user["email"], "password": user["password"]})
+        )
+        assert good.status_code == 200
+        # after the Redis breaker opens, a Redis call costs nothing instead of a connect timeout
+        assert fragile.test_client().get("/health/").get_json()["checks"]["breakers"]["redis"] == "open"
+        _, elapsed = timed(lambda: client.get("/readiness/"))
+        assert elapsed < 0.2
+    finally:
+        redis_server.start()
+    time.sleep(2.1)  # the reset timeout of the fragile app's breakers
+    deadline = time.monotonic() + 10
+    while client.get("/readiness/").status_code != 200:
+        assert time.monotonic() < deadline, "readiness did not recover after Redis came back"
+        time.sleep(0.2)
+
+
+def test_app_boots_and_serves_with_redis_unreachable(make_config, make_user):
+    app = create_app(make_config(redis_url="redis://127.0.0.1:1/0", service_name="mutiroes-noredis"))
+    client = app.test_client()
+    user = make_user()
+    assert client.get("/liveness/").status_code == 200
+    response = client.post("/api/token/", json={"email": user["email"], "password": user["password"]})
+    assert response.status_code == 200
+
+
+def _flaky_app(make_config, failures: int, *, send_statement: bool):
+    app = create_app(make_config(service_name="mutiroes-flaky"))
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if send_statement:
+            db.session.execute(text("select 1"))
+        if calls["n"] <= failures:
+            raise sa_exc.OperationalError("select 1", {}, Exception("server closed the connection unexpectedly"))
+        return {"calls": calls["n"]}
+
+    app.add_url_rule("/api/_flaky/", "flaky", flaky, methods=["GET", "POST"])
+    from mutiroes import resilience
+
+    app.view_functions["flaky"] = resilience.unit_of_work(flaky)
+    return app, calls
+
+
+def test_reads_are_retried_as_a_whole_unit_of_work(make_config):
+    app, calls = _flaky_app(make_config, failures=2, send_statement=True)
+    response = app.test_client().get("/api/_flaky/")
+    assert response.status_code == 200
+    assert response.get_json() == {"calls": 3}
+
+
+def test_retries_stop_after_three_attempts(make_config):
+    app, calls = _flaky_app(make_config, failures=5, send_statement=False)
+    response = app.test_client().get("/api/_flaky/")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert calls["n"] == 3
+
+
+def test_a_write_that_reached_the_database_is_not_retried(make_config):
+    app, calls = _flaky_app(make_config, failures=1, send_statement=True)
+    response = app.test_client().post("/api/_flaky/")
+    assert response.status_code == 503
+    assert calls["n"] == 1
+
+
+def test_a_write_that_never_reached_the_database_is_retried(make_config):
+    app, calls = _flaky_app(make_config, failures=1, send_statement=False)
+    response = app.test_client().post("/api/_flaky/")
+    assert response.status_code == 200
+    assert calls["n"] == 2
