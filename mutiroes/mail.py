@@ -268,12 +268,22 @@ class SMTPConnection:
         self.opened += 1
         return smtp
 
+    @staticmethod
+    def _through_breaker(func, *args):
+        """SMTP calls go through the shared SMTP breaker; an open circuit fails the job fast, to be retried later."""
+        from mutiroes import resilience
+
+        try:
+            return resilience.guarded("smtp", func, *args)
+        except resilience.DependencyUnavailable as exc:
+            raise MailError("SMTP circuit open: not trying until it half-opens") from exc
+
     def send(self, raw: bytes, recipient: str) -> None:
         for attempt in (1, 2):
             if self._smtp is None:
-                self._smtp = self._open()
+                self._smtp = self._through_breaker(self._open)
             try:
-                self._smtp.sendmail(self.sender, [recipient], raw)
+                self._through_breaker(self._smtp.sendmail, self.sender, [recipient], raw)
                 return
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._smtp = None

@@ -151,3 +151,27 @@ def test_a_write_that_never_reached_the_database_is_retried(make_config):
     response = app.test_client().post("/api/_flaky/")
     assert response.status_code == 200
     assert calls["n"] == 2
+
+
+def test_smtp_breaker_opens_and_then_fails_fast_without_connecting(app, make_config):
+    from mutiroes import mail, resilience
+    from tests.services import free_port
+
+    dead_port = free_port()
+    app = create_app(
+        make_config(
+            smtp_host="127.0.0.1", smtp_port=dead_port, breaker_fail_max=2, service_name="mutiroes-smtp-breaker"
+        )
+    )
+    with app.app_context():
+        for n in range(2):
+            message = mail.Message(key=f"test:{n}:a@example.org", to="a@example.org", subject="Oi", text="Olá")
+            with pytest.raises(mail.MailError):
+                mail.send(message)
+        assert resilience.breakers().get("smtp").current_state == "open"
+        started = time.monotonic()
+        with pytest.raises(mail.MailError, match="circuit open"):
+            mail.send(mail.Message(key="test:3:a@example.org", to="a@example.org", subject="Oi", text="Olá"))
+        assert time.monotonic() - started < 0.1
+        # the claims of the refused messages were released: a later retry will send them
+        assert db.session.scalar(text("select count(*) from email_deliveries")) == 0
