@@ -28,6 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
         jobs_cli,
         mail,
         media,
+        metrics,
         outbox,
         resilience,
     )
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None) -> Flask:
     jobs_cli.init_app(app)
     dashboard.init_app(app)
     resilience.init_app(app)
+    metrics.init_app(app)
     resilience.wrap_views(app)
 
     if config.trusted_proxies:
