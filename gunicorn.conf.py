@@ -72,9 +72,13 @@ def when_ready(server):
 
 def post_fork(server, worker):
     """Connections opened before the fork belong to the master: each worker opens its own."""
+    from flask import Flask
+
     from mutiroes.extensions import db, redis
 
     app = server.app.wsgi()
+    if not isinstance(app, Flask):  # the benchmark's bare WSGI floor runs on these same settings
+        return
     with app.app_context():
         db.engine.dispose(close=False)
     redis.reset_after_fork(app)
