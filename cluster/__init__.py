@@ -663,6 +663,13 @@ serverurl=unix://{run / "supervisor.sock"}
             if endpoint not in self.upstream():
                 raise ClusterError(f"{name} did not come back")
 
+    def restart_consul(self) -> None:
+        """Restart the dev agent and then consul-template: a dev agent keeps no state, so its index restarts low
+        and consul-template's blocking queries (still on the old, higher index) would wait out their 60 s first."""
+        self.supervisorctl("restart", "consul")
+        wait_for_port(self.load().ports["consul_http"])
+        self.supervisorctl("restart", "consul-template")
+
     def status(self) -> dict:
         state = self.load()
         info: dict = {"processes": self.processes(), "urls": self.urls(state)}

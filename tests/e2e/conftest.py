@@ -37,5 +37,7 @@ def cluster():
         )
         yield instance
     finally:
-        instance.down(purge=True)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        keep = bool(os.environ.get("MUTIROES_E2E_KEEP"))  # to read the logs of a failed run
+        instance.down(purge=not keep)
+        if not keep:
+            shutil.rmtree(state_dir, ignore_errors=True)

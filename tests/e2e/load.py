@@ -39,7 +39,7 @@ class Load:
     # a step sends one request on the connection and returns its Result; None means a plain GET of the path
     steps: list[Callable[[http.client.HTTPConnection], Result]] = field(default_factory=list)
     threads: int = 2
-    pause: float = 0.02
+    pause: float = 0.05
     results: list[Result] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -210,14 +211,52 @@ def test_with_no_healthy_replica_nginx_answers_503_json_and_everything_recovers_
     assert recovered
 
 
-def test_replicas_register_again_by_themselves_after_consul_loses_its_state(cluster):
+def test_replicas_serve_while_consul_is_down_and_register_again_by_themselves(cluster):
+    port, ip = nginx_port(cluster), "127.0.0.15"
     state = cluster.load()
-    cluster.supervisorctl("restart", "consul")  # a dev agent keeps nothing: every registration is gone
-    # nginx keeps its last upstream meanwhile, and the replicas keep serving
-    status, _, _ = request(nginx_port(cluster), "GET", CATEGORIES, source_ip="127.0.0.15")
-    assert status == 200
+    cluster.supervisorctl("stop", "consul")
+    try:
+        # nginx keeps its last upstream and the replicas keep serving; their registration thread keeps retrying
+        time.sleep(3)
+        assert all(request(port, "GET", CATEGORIES, source_ip=ip)[0] == 200 for _ in range(10))
+    finally:
+        cluster.restart_consul()  # a dev agent comes back empty: nobody re-registers the replicas but themselves
     cluster.wait_until_routed(state, timeout=45)
     assert len(cluster.consul_get("/v1/health/service/mutiroes-api")) == 3
+
+    # an agent that forgets one replica (as Consul does after a minute critical) gets it back within seconds
+    victim = cluster.consul_get("/v1/health/service/mutiroes-api")[0]["Service"]
+    forgotten = urllib.request.Request(  # noqa: S310 - the local agent
+        f"{cluster.urls()['consul']}/v1/agent/service/deregister/{victim['ID']}", method="PUT"
+    )
+    urllib.request.urlopen(forgotten, timeout=3).close()  # noqa: S310 - the local agent
+    assert wait_for(lambda: f"{victim['Address']}:{victim['Port']}" not in cluster.consul_instances(), timeout=5)
+    cluster.wait_until_routed(state, timeout=30)
+
+
+def test_a_stopping_replica_answers_readiness_503_in_every_worker_while_it_still_serves(cluster):
+    state = cluster.load()
+    port = state.api_ports[2]
+    endpoint = f"127.0.0.1:{port}"
+    cluster.supervisorctl("signal", "TERM", "api-3")  # what supervisor's stop sends; returns at once
+    try:
+        readiness, others = [], []
+        deadline = time.monotonic() + 15
+        while endpoint in cluster.upstream() and time.monotonic() < deadline:
+            # fresh connections land on any of the replica's workers
+            readiness.append(request(port, "GET", "/readiness/")[0])
+            others.append(request(port, "GET", CATEGORIES)[0])
+            time.sleep(0.05)
+        assert endpoint not in cluster.upstream()
+        assert endpoint not in cluster.consul_instances()  # deregistered, not merely failing
+        # the signal reaches the master within a moment; from then on every worker says "draining"
+        assert 503 in readiness, readiness
+        assert set(readiness[readiness.index(503) :]) == {503}, readiness
+        assert set(others) == {200}, others
+    finally:
+        wait_for(lambda: cluster.processes().get("api-3") != "RUNNING", timeout=60)
+        cluster.supervisorctl("start", "api-3")
+        cluster.wait_until_routed(state, timeout=60)
 
 
 def test_eleventh_login_in_a_minute_gets_429_and_security_headers_are_on_200_404_and_429(cluster):
