@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` (configuration comes from MUTIROES_* environment variables)."""
+"""WSGI entry point: ``gunicorn -c gunicorn.conf.py wsgi:app`` (configuration from MUTIROES_* variables)."""
 
 from mutiroes import create_app
 

@@ -106,11 +106,29 @@ class Config:
     breaker_fail_max: int = 5
     breaker_reset_seconds: int = 60
     retry_attempts: int = 3
+    bind: str = "127.0.0.1:8000"
+    gunicorn_workers: int = 4
+    gunicorn_worker_class: str = "sync"
+    gunicorn_threads: int = 1
+    gunicorn_timeout: int = 30
+    advertise_address: str | None = None
+    service_tags: tuple[str, ...] = ()
+    drain_file: str | None = None
+    upstream_file: str | None = None
+    drain_timeout_seconds: int = 20
     extra: dict = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def bind_host(self) -> str:
+        return self.bind.rpartition(":")[0].strip("[]")
+
+    @property
+    def bind_port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Config:
@@ -144,6 +162,14 @@ class Config:
         smtp_security = (_env("MUTIROES_SMTP_SECURITY", environ) or "none").lower()
         if smtp_security not in {"none", "starttls", "ssl"}:
             raise ConfigError("MUTIROES_SMTP_SECURITY must be one of none, starttls, ssl")
+
+        bind = _env("MUTIROES_BIND", environ) or "127.0.0.1:8000"
+        host, _, port = bind.rpartition(":")
+        if not host or not port.isdigit() or int(port) == 0:
+            raise ConfigError(f"MUTIROES_BIND must be HOST:PORT with a fixed port, got {bind!r}")
+        worker_class = (_env("MUTIROES_GUNICORN_WORKER_CLASS", environ) or "sync").lower()
+        if worker_class not in {"sync", "gthread"}:
+            raise ConfigError("MUTIROES_GUNICORN_WORKER_CLASS must be sync or gthread")
 
         cors = _env("MUTIROES_CORS_ORIGINS", environ)
         cors_origins = tuple(o.strip() for o in cors.split(",") if o.strip()) if cors else ("http://localhost:3000",)
@@ -189,6 +215,18 @@ class Config:
             "breaker_fail_max": _int("MUTIROES_BREAKER_FAIL_MAX", environ, 5, minimum=1),
             "breaker_reset_seconds": _int("MUTIROES_BREAKER_RESET_SECONDS", environ, 60, minimum=1),
             "retry_attempts": _int("MUTIROES_RETRY_ATTEMPTS", environ, 3, minimum=1),
+            "bind": bind,
+            "gunicorn_workers": _int("MUTIROES_GUNICORN_WORKERS", environ, 4, minimum=1),
+            "gunicorn_worker_class": worker_class,
+            "gunicorn_threads": _int("MUTIROES_GUNICORN_THREADS", environ, 1, minimum=1),
+            "gunicorn_timeout": _int("MUTIROES_GUNICORN_TIMEOUT", environ, 30, minimum=1),
+            "advertise_address": _env("MUTIROES_ADVERTISE_ADDRESS", environ),
+            "service_tags": tuple(
+                t.strip() for t in (_env("MUTIROES_SERVICE_TAGS", environ) or "").split(",") if t.strip()
+            ),
+            "drain_file": _env("MUTIROES_DRAIN_FILE", environ),
+            "upstream_file": _env("MUTIROES_UPSTREAM_FILE", environ),
+            "drain_timeout_seconds": _int("MUTIROES_DRAIN_TIMEOUT_SECONDS", environ, 20),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

@@ -30,7 +30,32 @@ def replica_id() -> str:
 
 
 def is_draining() -> bool:
-    return bool(current_app.extensions.get("mutiroes_draining", False))
+    """True once this replica's gunicorn master began draining (a file, so every worker process sees it)."""
+    if current_app.extensions.get("mutiroes_draining", False):
+        return True
+    drain_file = current_app.config["MUTIROES"].drain_file
+    return bool(drain_file) and os.path.exists(drain_file)
+
+
+def check_consul() -> dict:
+    """Whether Consul knows this replica and how its check stands (registration is the gunicorn master's job)."""
+    settings = current_app.config["MUTIROES"]
+    if not settings.consul_http_addr:
+        return {"status": "disabled"}
+    from mutiroes import discovery
+
+    address = discovery.advertise_address(settings)
+    own_id = discovery.service_id(settings.service_name, address, settings.bind_port)
+    try:
+        client = discovery.consul_client(settings.consul_http_addr, timeout=1.0)
+        checks = client.agent.checks()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the agent reads as "down"
+        current_app.logger.warning("consul check failed: %s", exc)
+        return {"status": "down"}
+    mine = [check for check in checks.values() if check.get("ServiceID") == own_id]
+    if not mine:
+        return {"status": "unregistered", "service_id": own_id}
+    return {"status": "registered", "service_id": own_id, "check": mine[0].get("Status")}
 
 
 def check_database() -> dict:
@@ -93,11 +118,10 @@ for _path in _paths("health"):
     @blp.alt_response(503, schema=StatusSchema, description="The database is down.")
     def health():
         """Each dependency's status, the version and the replica id; 503 when the database is down."""
-        settings = current_app.config["MUTIROES"]
         checks = {
             "database": check_database(),
             "redis": check_redis(),
-            "consul": {"status": "enabled" if settings.consul_http_addr else "disabled"},
+            "consul": check_consul(),
             "breakers": breakers().states(),
         }
         healthy = checks["database"]["status"] == "up"

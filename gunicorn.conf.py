@@ -1,0 +1,92 @@
+"""gunicorn settings of one API replica: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Everything comes from ``MUTIROES_*`` settings (see README). The master registers the replica in Consul once it
+listens and drains it on SIGTERM (mutiroes.discovery); the application is loaded once in the master
+(``preload_app``), so each worker drops the database and Redis connections it inherited right after the fork.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Each sync worker serves one request at a time: a pool of threads + 1 and one overflow connection is plenty, and
+# keeps 3 replicas x 4 workers x 2-3 connections (24-36) far below PostgreSQL's max_connections (100 by default).
+os.environ.setdefault("MUTIROES_DB_POOL_SIZE", str(int(os.environ.get("MUTIROES_GUNICORN_THREADS", "1") or 1) + 1))
+os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
+
+from mutiroes.config import Config  # noqa: E402 - the pool defaults above must be in place first
+
+settings = Config.from_env()
+if not settings.drain_file:
+    # workers see the drain flag through this file; they inherit the variable when they are forked
+    os.environ["MUTIROES_DRAIN_FILE"] = os.path.join(tempfile.gettempdir(), f"mutiroes-{settings.bind_port}.draining")
+    settings = Config.from_env()
+
+bind = [settings.bind]
+workers = settings.gunicorn_workers
+worker_class = settings.gunicorn_worker_class
+threads = settings.gunicorn_threads
+timeout = settings.gunicorn_timeout
+# in-flight requests get this long after the drain before the workers are killed
+graceful_timeout = 30
+# longer than nginx's upstream keepalive_timeout, so nginx never reuses a connection gunicorn is closing
+keepalive = 75
+preload_app = True
+backlog = 2048
+proc_name = f"{settings.service_name}-{settings.bind_port}"
+# gunicorn >= 24's control socket lives at one path per user; replicas on one host would fight over it
+control_socket_disable = True
+accesslog = None  # nginx keeps the access log
+errorlog = "-"
+loglevel = settings.log_level.lower()
+
+_registration = None
+
+
+def on_starting(server):
+    from mutiroes import discovery
+
+    discovery.clear_draining(settings.drain_file)
+
+
+def when_ready(server):
+    """Listening: register in Consul (in the background) and turn SIGTERM into drain-then-stop."""
+    global _registration
+    from mutiroes import __version__, discovery
+
+    port = server.LISTENERS[0].sock.getsockname()[1] if server.LISTENERS else settings.bind_port
+    _registration = discovery.Registration(settings, port=port, version=__version__)
+    _registration.start()
+
+    graceful_stop = server.handle_term
+
+    def drain_then_stop():
+        server.log.info("SIGTERM: draining %s before stopping", _registration.endpoint)
+        _registration.drain()
+        graceful_stop()
+
+    # gunicorn dispatches signals to handle_<name>; the master's own loop runs this, the workers keep serving
+    server.handle_term = drain_then_stop
+
+
+def post_fork(server, worker):
+    """Connections opened before the fork belong to the master: each worker opens its own."""
+    from flask import Flask
+
+    from mutiroes.extensions import db, redis
+
+    app = server.app.wsgi()
+    if not isinstance(app, Flask):  # the benchmark's bare WSGI floor runs on these same settings
+        return
+    with app.app_context():
+        db.engine.dispose(close=False)
+    redis.reset_after_fork(app)
+
+
+def on_exit(server):
+    from mutiroes import discovery
+
+    if _registration is not None:
+        _registration.stop()
+    discovery.clear_draining(settings.drain_file)

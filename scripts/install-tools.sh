@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install what the local cluster and its end-to-end tests run, idempotently:
+#  - into the project-local .tools/bin: consul (Debian bullseye's consul 1.8.7 .deb, fetched with apt through a
+#    private sources list and state dir, so the system's apt sources are never changed) and consul-template
+#    (`go install` of a pinned version);
+#  - from Debian (bookworm, the system's sources): nginx, redis-server, supervisor, wrk and docker-compose (used
+#    only to validate docker-compose.distributed.yml statically; no Docker engine runs here).
+# A second run does nothing. TOOLS_DIR overrides the tools folder.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TOOLS_DIR=${TOOLS_DIR:-$ROOT/.tools}
+BIN=$TOOLS_DIR/bin
+CONSUL_VERSION=1.8.7
+CONSUL_TEMPLATE_VERSION=v0.41.1
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+mkdir -p "$BIN"
+
+# --- Debian packages from the system's own sources -------------------------------------------------------------
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${need[*]} (run as root, or: apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+    echo "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Debian starts packaged daemons on install; the cluster runs its own private instances instead.
+    if command -v service >/dev/null 2>&1; then
+        for svc in nginx redis-server supervisor; do service "$svc" stop >/dev/null 2>&1 || true; done
+    fi
+fi
+
+# --- consul 1.8.7 from Debian bullseye, through a private apt configuration -------------------------------------
+if ! "$BIN/consul" version 2>/dev/null | grep -q "Consul v$CONSUL_VERSION"; then
+    work=$TOOLS_DIR/apt-bullseye
+    mkdir -p "$work/state/lists/partial" "$work/cache/archives/partial" "$work/deb" "$work/etc"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main" \
+        >"$work/etc/sources.list"
+    apt_opts=(
+        -o "Dir::Etc::SourceList=$work/etc/sources.list"
+        -o "Dir::Etc::SourceParts=/dev/null"
+        -o "Dir::State=$work/state"
+        -o "Dir::State::status=/var/lib/dpkg/status"
+        -o "Dir::Cache=$work/cache"
+        -o "APT::Sandbox::User=root"
+        -o "Debug::NoLocking=1"
+    )
+    echo "fetching consul $CONSUL_VERSION from Debian bullseye (private apt state in $work)"
+    apt-get "${apt_opts[@]}" -qq update
+    (cd "$work/deb" && rm -f consul_*.deb && apt-get "${apt_opts[@]}" -qq download "consul=$CONSUL_VERSION*")
+    rm -rf "$work/extract"
+    dpkg-deb -x "$work/deb"/consul_*.deb "$work/extract"
+    install -m 0755 "$work/extract/usr/bin/consul" "$BIN/consul"
+    rm -rf "$work/extract"
+fi
+
+# --- consul-template, pinned, built from the Go module proxy ----------------------------------------------------
+if ! "$BIN/consul-template" -version 2>&1 | grep -q "consul-template ${CONSUL_TEMPLATE_VERSION}"; then
+    echo "building consul-template $CONSUL_TEMPLATE_VERSION"
+    GOBIN=$BIN GOFLAGS=-mod=mod GOPATH=${GOPATH:-$TOOLS_DIR/go} GOCACHE=${GOCACHE:-$TOOLS_DIR/go-cache} \
+        CGO_ENABLED=0 "$GO" install "github.com/hashicorp/consul-template@$CONSUL_TEMPLATE_VERSION"
+fi
+
+"$BIN/consul" version | head -1
+"$BIN/consul-template" -version 2>&1 | head -1

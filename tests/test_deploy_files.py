@@ -1,0 +1,127 @@
+"""Static checks of the deployment files: no Docker engine runs here, so the compose file is validated, not run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.distributed.yml"
+
+
+def compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is installed by scripts/install-tools.sh"
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def test_compose_file_is_valid_with_the_example_environment():
+    result = compose("config", "-q", env_file=ROOT / ".env.example")
+    assert result.returncode == 0, result.stderr
+    services = set(compose("config", "--services", env_file=ROOT / ".env.example").stdout.split())
+    assert {
+        "consul",
+        "gateway",
+        "backend",
+        "postgres",
+        "redis",
+        "worker",
+        "scheduler",
+        "rq-dashboard",
+        "smtp-sink",
+    } <= (services)
+
+
+def test_compose_file_refuses_to_start_without_secrets(tmp_path):
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    result = compose("config", "-q", env_file=empty)
+    assert result.returncode != 0
+    assert "MUTIROES_SECRET_KEY" in result.stderr or "POSTGRES_PASSWORD" in result.stderr
+
+
+def test_compose_services_restart_and_report_health():
+    result = compose("config", env_file=ROOT / ".env.example")
+    text = result.stdout
+    # every long-running service has a restart policy and a healthcheck
+    assert text.count("restart: unless-stopped") >= 9
+    assert text.count("healthcheck:") >= 9
+    assert "appendfsync" in text and "everysec" in text and "--save" in text
+
+
+def _nginx_prefix(tmp_path: Path, upstream: str) -> Path:
+    prefix = tmp_path / "nginx"
+    for sub in ("logs", "run", "tmp", "media"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    for name in ("nginx.conf", "security_headers.conf"):
+        shutil.copyfile(ROOT / "nginx" / name, prefix / name)
+    (prefix / "listen.conf").write_text("listen 127.0.0.1:18080;\n")
+    (prefix / "upstream.conf").write_text(upstream)
+    return prefix
+
+
+@pytest.mark.parametrize(
+    "servers",
+    [
+        ["server 127.0.0.1:9 down;"],
+        ["server 127.0.0.1:8001 max_fails=3 fail_timeout=10s;", "server 127.0.0.1:8002 max_fails=3 fail_timeout=10s;"],
+    ],
+    ids=["no-replica-fallback", "two-replicas"],
+)
+def test_nginx_accepts_its_config_with_an_empty_and_a_full_upstream(tmp_path, servers):
+    lines = "\n".join(f"    {server}" for server in servers)
+    upstream = f"upstream mutiroes_api {{\n    least_conn;\n    zone mutiroes_api 64k;\n{lines}\n}}\n"
+    prefix = _nginx_prefix(tmp_path, upstream)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    result = subprocess.run(
+        [nginx, "-t", "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-g", "error_log stderr;"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_nginx_config_keeps_retries_safe_and_bodies_as_large_as_uploads():
+    conf = (ROOT / "nginx" / "nginx.conf").read_text()
+    directives = [line.strip() for line in conf.splitlines() if line.strip().startswith("proxy_next_upstream ")]
+    assert directives == ["proxy_next_upstream error timeout;"]
+    code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    assert "non_idempotent" not in code and "http_503" not in code
+    from mutiroes.config import Config
+
+    limit = Config.from_env({}, instance_path="/tmp/unused-instance").max_upload_bytes  # noqa: S108
+    body = next(line for line in conf.splitlines() if line.strip().startswith("client_max_body_size"))
+    megabytes = int(body.split()[1].rstrip(";m"))
+    assert limit <= megabytes * 1024 * 1024 <= limit + 2 * 1024 * 1024
+
+
+def test_gunicorn_pools_keep_three_replicas_well_under_postgres_max_connections():
+    code = (
+        "import json, runpy; ns = runpy.run_path('gunicorn.conf.py'); import os; "
+        "print(json.dumps({'workers': ns['workers'], 'worker_class': ns['worker_class'], "
+        "'preload': ns['preload_app'], 'pool': int(os.environ['MUTIROES_DB_POOL_SIZE']), "
+        "'overflow': int(os.environ['MUTIROES_DB_MAX_OVERFLOW']), 'drain_file': os.environ['MUTIROES_DRAIN_FILE']}))"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "MUTIROES_DATABASE_URL": "postgresql+psycopg2://u@127.0.0.1:1/db",
+        "MUTIROES_SECRET_KEY": "k" * 48,
+        "MUTIROES_BIND": "127.0.0.1:18001",
+    }
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    settings = json.loads(out.stdout)
+    assert settings["workers"] == 4 and settings["worker_class"] == "sync" and settings["preload"] is True
+    per_process = settings["pool"] + settings["overflow"]
+    assert 3 * settings["workers"] * per_process <= 100 // 2  # PostgreSQL's default max_connections is 100
+    assert settings["drain_file"].endswith("mutiroes-18001.draining")

@@ -1,0 +1,70 @@
+"""Registration payload, drain flag and upstream parsing of mutiroes.discovery (the cluster tests cover the rest)."""
+
+from __future__ import annotations
+
+from mutiroes import create_app, discovery
+
+
+def test_readiness_answers_503_in_any_process_once_the_drain_file_exists(app, make_config, tmp_path):
+    drain_file = tmp_path / "api-1.draining"
+    # `app` has migrated the schema; this second app reads the same database with a drain file configured
+    client = create_app(make_config(drain_file=str(drain_file))).test_client()
+    assert client.get("/readiness/").status_code == 200
+
+    discovery.mark_draining(str(drain_file))
+    draining = client.get("/readiness/")
+    assert draining.status_code == 503
+    assert draining.headers["Retry-After"]
+    assert draining.get_json()["checks"]["draining"] == {"status": "draining"}
+    # still alive and still serving: only the load balancer is told to go elsewhere
+    assert client.get("/liveness/").status_code == 200
+    assert client.get("/api/events/categories/").status_code == 200
+
+    discovery.clear_draining(str(drain_file))
+    assert client.get("/readiness/").status_code == 200
+
+
+def test_health_reports_consul_as_disabled_without_an_agent(client):
+    assert client.get("/health/").get_json()["checks"]["consul"] == {"status": "disabled"}
+
+
+def test_registration_names_the_replica_uniquely_and_checks_its_readiness(make_config):
+    settings = make_config(consul_http_addr="127.0.0.1:1", bind="127.0.0.1:18001", service_tags=("blue",))
+    registration = discovery.Registration(settings, port=18001, version="0.1.0")
+    other = discovery.Registration(settings, port=18002, version="0.1.0")
+    definition = registration.definition()
+
+    assert registration.id != other.id
+    assert definition["name"] == "mutiroes-api"
+    assert (definition["address"], definition["port"]) == ("127.0.0.1", 18001)
+    assert {"api", "http", "v0.1.0", "blue"} <= set(definition["tags"])
+    assert definition["meta"]["version"] == "0.1.0"
+    assert definition["check"] == {
+        "http": "http://127.0.0.1:18001/readiness/",
+        "interval": "5s",
+        "timeout": "2s",
+        "DeregisterCriticalServiceAfter": "1m",
+    }
+
+
+def test_registration_keeps_retrying_while_consul_is_unreachable(make_config):
+    # nothing listens on port 1: the replica must not fail, only stay unregistered while the thread retries
+    settings = make_config(consul_http_addr="127.0.0.1:1", bind="127.0.0.1:18003", drain_timeout_seconds=1)
+    registration = discovery.Registration(settings, port=18003, version="0.1.0")
+    registration.start()
+    try:
+        assert not registration.registered.wait(1.0)
+        assert registration._thread.is_alive()
+    finally:
+        registration.drain()
+    assert not registration._thread.is_alive() or registration._stop.is_set()
+
+
+def test_upstream_servers_reads_exact_addresses(tmp_path):
+    upstream = tmp_path / "upstream.conf"
+    upstream.write_text(
+        "upstream mutiroes_api {\n    least_conn;\n    server 127.0.0.1:8001 max_fails=3;\n"
+        "    server 127.0.0.1:80011 max_fails=3;\n    keepalive 32;\n}\n"
+    )
+    assert discovery.upstream_servers(upstream) == {"127.0.0.1:8001", "127.0.0.1:80011"}
+    assert discovery.upstream_servers(tmp_path / "missing.conf") == set()
