@@ -23,8 +23,11 @@ def create_app(config: Config | None = None) -> Flask:
     from mutiroes import cli, extensions, health
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
+    from mutiroes.routing import IdConverter, id_param_schema
     from mutiroes.users.routes import blp as users_blp
     from mutiroes.users.routes import token_blp
+
+    app.url_map.converters["id"] = IdConverter  # <id:...>: a positive integer, or 400
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
@@ -39,6 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
         max_age=600,
     )
     extensions.api.init_app(app)
+    extensions.api.register_converter(IdConverter, id_param_schema)
     extensions.api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

@@ -21,6 +21,7 @@ PENDING_KEY = "mutiroes_pending_jobs"
 # job name -> "module:function"; every job takes ids only, reloads its state and is idempotent
 REGISTRY: dict[str, str] = {
     "send_welcome_email": "mutiroes.users.jobs:send_welcome_email",
+    "send_event_notification_email": "mutiroes.events.jobs:send_event_notification_email",
 }
 
 
