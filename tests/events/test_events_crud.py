@@ -289,3 +289,11 @@ def test_stats_and_my_events(client, make_event, user_with_token):
     organized = client.get("/api/events/my_events/", headers=organizer_headers).get_json()["organized"]
     assert [e["id"] for e in organized] == [event_id]
     assert client.get("/api/events/my_events/").status_code == 401
+
+
+def test_static_paths_beside_ids_answer_405_for_other_methods(client, user_with_token):
+    _user, headers = user_with_token()
+    for path in ("/api/events/categories/", "/api/events/nearby/", "/api/events/my_events/"):
+        response = client.put(path, json={}, headers=headers)
+        assert response.status_code == 405
+        assert "GET" in response.headers["Allow"]
