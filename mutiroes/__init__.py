@@ -34,8 +34,11 @@ def create_app(config: Config | None = None) -> Flask:
     )
     from mutiroes.auth import init_jwt
     from mutiroes.events.routes import blp as events_blp
+    from mutiroes.routing import IdConverter, id_param_schema
     from mutiroes.users.routes import blp as users_blp
     from mutiroes.users.routes import token_blp
+
+    app.url_map.converters["id"] = IdConverter  # <id:...>: a positive integer, or 400
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
@@ -50,6 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
         max_age=600,
     )
     extensions.api.init_app(app)
+    extensions.api.register_converter(IdConverter, id_param_schema)
     extensions.api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

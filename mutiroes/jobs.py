@@ -37,6 +37,7 @@ QUEUES = (EMAILS, DEFAULT, PERIODIC)
 REGISTRY: dict[str, str] = {
     "send_welcome_email": "mutiroes.users.jobs:send_welcome_email",
     "cleanup_expired_events": "mutiroes.maintenance:cleanup_expired_events",
+    "send_event_notification_email": "mutiroes.events.jobs:send_event_notification_email",
 }
 
 

@@ -46,12 +46,73 @@ ma.Schema._default_error_messages = {
 }
 
 
+# Datetimes outside these years are typos or probes; refusing them also keeps time-zone arithmetic in range.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+
+
+def _unstorable(value) -> str | None:
+    """Why a string cannot be stored (PostgreSQL refuses NUL; lone surrogates are not UTF-8), or None."""
+    if "\x00" in value:
+        return "O texto não pode conter o caractere nulo."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Texto com codificação inválida."
+    return None
+
+
+def _find_unstorable(data, path: str) -> tuple[str, str] | None:
+    if isinstance(data, str):
+        problem = _unstorable(data)
+        return (path, problem) if problem else None
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list | tuple):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        if isinstance(key, str) and _unstorable(key):
+            return (path or NON_FIELD, "Nome de campo inválido.")
+        found = _find_unstorable(value, path or str(key))
+        if found:
+            return found
+    return None
+
+
+NON_FIELD = "_schema"
+
+
 class BaseSchema(ma.Schema):
-    """Unknown fields are refused, so no body can set a server-owned field by guessing its name."""
+    """Unknown fields are refused, so no body can set a server-owned field by guessing its name.
+
+    Text the database cannot store (NUL characters, invalid UTF-8) is refused with 400 before it reaches it.
+    """
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    @ma.pre_load
+    def refuse_unstorable_text(self, data, **_kwargs):
+        # webargs hands query strings over as a MultiDict proxy; plain mappings and lists are walked the same way
+        values = data.to_dict() if hasattr(data, "to_dict") else data
+        found = _find_unstorable(values if isinstance(values, dict | list) else {}, "")
+        if found:
+            raise ma.ValidationError(found[1], found[0])
+        return data
+
+
+def id_field(**kwargs) -> ma.fields.Integer:
+    """An integer id: 1..2³¹-1 (beyond that PostgreSQL could not even compare it)."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID, error="Informe um id válido."), **kwargs)
+
+
+def _in_range(value: dt.datetime, field: ma.fields.Field) -> dt.datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise field.make_error("invalid")
+    return value
 
 
 class LocalDateTime(ma.fields.DateTime):
@@ -59,7 +120,9 @@ class LocalDateTime(ma.fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        return timeutil.aware(parsed)
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+            raise self.make_error("invalid")
+        return _in_range(timeutil.aware(parsed), self)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
@@ -84,9 +147,13 @@ class DateOrDateTime(ma.fields.Field):
             if len(text) == 10:
                 day = dt.date.fromisoformat(text)
                 moment = dt.time.max if self.end_of_day else dt.time.min
-                return dt.datetime.combine(day, moment, tzinfo=timeutil.server_tz())
-            return timeutil.aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError as exc:
+                parsed = dt.datetime.combine(day, moment, tzinfo=timeutil.server_tz())
+            else:
+                parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+                raise self.make_error("invalid")
+            return _in_range(timeutil.aware(parsed), self)
+        except (ValueError, OverflowError) as exc:
             raise self.make_error("invalid") from exc
 
 
@@ -94,7 +161,9 @@ class PaginationArgsSchema(BaseSchema):
     class Meta(BaseSchema.Meta):
         unknown = ma.EXCLUDE
 
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, error="A página deve ser ≥ 1."))
+    page = ma.fields.Integer(
+        load_default=1, validate=ma.validate.Range(min=1, max=MAX_ID, error="A página deve estar entre 1 e {max}.")
+    )
     page_size = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, error="page_size deve ser ≥ 1."))
 
 

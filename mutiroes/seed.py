@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
-from mutiroes.events.models import EventCategory
+from mutiroes.events.models import Event, EventCategory
 from mutiroes.extensions import db
 from mutiroes.users.models import User
 
@@ -27,6 +29,67 @@ DEMO_USERS = (
 )
 
 
+# (title, category, city, state, address, latitude, longitude, days from now, start hour, hours, capacity, text)
+DEMO_EVENTS = (
+    (
+        "Limpeza da Praia do Gonzaga",
+        "Limpeza",
+        "Santos",
+        "SP",
+        "Praia do Gonzaga, em frente ao Canal 3",
+        -23.9688,
+        -46.3351,
+        7,
+        8,
+        4,
+        40,
+        "Coleta de resíduos na faixa de areia, com separação de recicláveis.",
+    ),
+    (
+        "Plantio de mudas nativas no Parque do Carmo",
+        "Plantio",
+        "São Paulo",
+        "SP",
+        "Av. Afonso de Sampaio e Sousa, 951",
+        -23.5797,
+        -46.4706,
+        14,
+        9,
+        3,
+        25,
+        "Plantio de espécies da Mata Atlântica em área de recuperação.",
+    ),
+    (
+        "Monitoramento da qualidade da água do Rio Capibaribe",
+        "Monitoramento",
+        "Recife",
+        "PE",
+        "Cais da Rua da Aurora",
+        -8.0569,
+        -34.8817,
+        21,
+        8,
+        3,
+        15,
+        "Coleta de amostras e medição de oxigênio dissolvido, pH e turbidez.",
+    ),
+    (
+        "Oficina de compostagem doméstica",
+        "Educação",
+        "Belo Horizonte",
+        "MG",
+        "Parque Municipal Américo Renné Giannetti",
+        -19.9245,
+        -43.9352,
+        10,
+        14,
+        2,
+        30,
+        "Como montar uma composteira em casa e reduzir o lixo orgânico.",
+    ),
+)
+
+
 def seed_categories() -> int:
     existing = set(db.session.scalars(sa.select(EventCategory.name)))
     added = 0
@@ -39,7 +102,7 @@ def seed_categories() -> int:
 
 
 def seed_demo() -> list[tuple[str, str]]:
-    """Demo accounts (and, once the events domain exists, demo events). Returns (login, password) pairs."""
+    """Demo accounts and a few published demo events. Returns (login, password) pairs."""
     from mutiroes.users.service import hash_password
 
     seed_categories()
@@ -61,4 +124,49 @@ def seed_demo() -> list[tuple[str, str]]:
             )
         )
     db.session.commit()
+    seed_demo_events()
     return [(email, DEMO_PASSWORD) for _u, email, *_rest in DEMO_USERS]
+
+
+def seed_demo_events() -> int:
+    """The demo organizer's published events, dated from today (idempotent: matched by organizer and title)."""
+    from mutiroes.timeutil import server_tz, utcnow
+
+    organizer_id = db.session.scalar(sa.select(User.id).where(sa.func.lower(User.username) == DEMO_USERS[0][0]))
+    if organizer_id is None:
+        return 0
+    existing = set(db.session.scalars(sa.select(Event.title).where(Event.organizer_id == organizer_id)))
+    categories = dict(db.session.execute(sa.select(EventCategory.name, EventCategory.id)).all())
+    today = utcnow().astimezone(server_tz()).date()
+    added = 0
+    for title, category, city, state, address, lat, lng, days, hour, hours, capacity, text in DEMO_EVENTS:
+        if title in existing or category not in categories:
+            continue
+        start = dt.datetime.combine(today + dt.timedelta(days=days), dt.time(hour), tzinfo=server_tz())
+        db.session.add(
+            Event(
+                title=title,
+                description=text,
+                category_id=categories[category],
+                organizer_id=organizer_id,
+                address=address,
+                city=city,
+                state=state,
+                latitude=lat,
+                longitude=lng,
+                start_date=start.astimezone(dt.UTC),
+                end_date=(start + dt.timedelta(hours=hours)).astimezone(dt.UTC),
+                registration_deadline=start.astimezone(dt.UTC),
+                max_participants=capacity,
+                status="published",
+                what_to_bring="Garrafa de água, protetor solar, chapéu e luvas.",
+            )
+        )
+        added += 1
+    db.session.commit()
+    if added:
+        from mutiroes import cache
+        from mutiroes.events.service import LIST_CACHE
+
+        cache.bump(LIST_CACHE)
+    return added

@@ -146,3 +146,25 @@ def auth_headers(make_user, login):
 
 def pytest_configure(config):
     os.environ.setdefault("MUTIROES_TIME_ZONE", "America/Sao_Paulo")
+
+
+@pytest.fixture(scope="session")
+def live_servers(app, postgres, redis_server, secret_key, tmp_path_factory):
+    """Two gunicorn instances of the app (separate processes, two workers each) sharing the test PostgreSQL and
+    Redis, the way replicas share them behind nginx. Returns their base URLs."""
+    from tests.services import Gunicorn
+
+    environ = {
+        "MUTIROES_DATABASE_URL": postgres.url(),
+        "MUTIROES_REDIS_URL": redis_server.url,
+        "MUTIROES_SECRET_KEY": secret_key,
+        "MUTIROES_ARGON2_TIME_COST": "1",
+        "MUTIROES_ARGON2_MEMORY_COST_KIB": "1024",
+        "MUTIROES_LOG_LEVEL": "WARNING",
+        "MUTIROES_DB_POOL_SIZE": "8",
+        "MUTIROES_INSTANCE_PATH": str(tmp_path_factory.mktemp("live-instance")),
+    }
+    servers = [Gunicorn.create(environ) for _ in range(2)]
+    yield [server.url for server in servers]
+    for server in servers:
+        server.destroy()

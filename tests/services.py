@@ -161,3 +161,61 @@ class Redis:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Gunicorn:
+    """The app under gunicorn (gthread workers), as a replica runs it; configured by ``MUTIROES_*`` variables."""
+
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def create(cls, environ: dict[str, str], *, workers: int = 2, threads: int = 8) -> Gunicorn:
+        import sys
+
+        instance = cls(port=free_port())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MUTIROES_")}
+        env.update(environ)
+        root = Path(__file__).resolve().parent.parent
+        instance.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{instance.port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(threads),
+                "--chdir",
+                str(root),
+                "--log-level",
+                "warning",
+                "wsgi:app",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(instance.port, timeout=30)
+        except TimeoutError:
+            instance.destroy()
+            raise
+        return instance
+
+    def destroy(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None

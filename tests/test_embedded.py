@@ -66,10 +66,11 @@ def test_embedded_preparation_is_idempotent(tmp_path):
         "prepare(app); prepare(app)\n"
         "with app.app_context():\n"
         "    print(db.session.scalar(sa.text('select count(*) from users')),"
-        " db.session.scalar(sa.text('select count(*) from event_categories')))\n"
+        " db.session.scalar(sa.text('select count(*) from event_categories')),"
+        " db.session.scalar(sa.text(\"select count(*) from events where status = 'published'\")))\n"
     )
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-2:] == ["2", "4"]
+    assert result.stdout.split()[-3:] == ["2", "4", "4"]
     assert time.monotonic() - started < 120

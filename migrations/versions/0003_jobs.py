@@ -13,7 +13,7 @@ import mutiroes.models
 
 # revision identifiers, used by Alembic.
 revision = '0003_jobs'
-down_revision = '0001_foundation'
+down_revision = '0002_events'
 branch_labels = None
 depends_on = None
 

@@ -1,11 +1,34 @@
-"""Events domain models."""
+"""Events domain models: categories, events and participations.
+
+Capacity lives in the database: ``events.confirmed_count`` is changed only by single conditional UPDATEs
+(``... SET confirmed_count = confirmed_count + 1 WHERE confirmed_count < max_participants``) and a CHECK keeps it
+within ``0..max_participants``, so no interleaving of requests on any number of replicas can overbook an event.
+One participation per (event, user) is a UNIQUE constraint.
+"""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+import datetime as dt
+import secrets
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mutiroes.events import sqlfunctions  # noqa: F401 - registers the SQLite twins of our SQL functions
 from mutiroes.extensions import db
+from mutiroes.models import TimestampMixin, UTCDateTime
+from mutiroes.timeutil import utcnow
+from mutiroes.users.models import User
+
+EVENT_STATUSES = ("draft", "published", "cancelled", "completed")
+PARTICIPATION_STATUSES = ("pending", "confirmed", "waitlisted", "cancelled", "rejected")
+ACTIVE_PARTICIPATION_STATUSES = ("pending", "confirmed", "waitlisted")
+EXPERIENCE_LEVELS = ("beginner", "intermediate", "advanced")
+CHECK_IN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud on site
+
+
+def new_check_in_code() -> str:
+    return "".join(secrets.choice(CHECK_IN_CODE_ALPHABET) for _ in range(6))
 
 
 class EventCategory(db.Model):
@@ -16,3 +39,113 @@ class EventCategory(db.Model):
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     icon: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     color: Mapped[str] = mapped_column(sa.String(7), nullable=False, default="#2E7D32")
+
+
+class Event(TimestampMixin, db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    category_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event_categories.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    organizer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    city: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    state: Mapped[str] = mapped_column(sa.String(2), nullable=False, default="")
+    latitude: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    longitude: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    start_date: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    end_date: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    registration_deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    max_participants: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    # confirmed participants; changed only by conditional UPDATEs (see the module docstring)
+    confirmed_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
+    min_age: Mapped[int | None] = mapped_column(sa.Integer)
+    max_age: Mapped[int | None] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="published")
+    is_public: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    requires_approval: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    waitlist_enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    require_check_in_code: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    check_in_code: Mapped[str] = mapped_column(sa.String(12), nullable=False, default=new_check_in_code)
+    required_tools: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    provided_tools: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    what_to_bring: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    cover_image: Mapped[str | None] = mapped_column(sa.String(255))
+
+    # what a response shows beyond the row, set per request by the service (never stored)
+    show_check_in_code = False
+    user_participating = False
+    waitlist_count = 0
+    participants = ()
+    distance_km = None
+
+    category: Mapped[EventCategory] = relationship(lazy="joined", innerjoin=True)
+    organizer: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("confirmed_count >= 0 AND confirmed_count <= max_participants", name="capacity"),
+        sa.CheckConstraint("max_participants >= 1", name="max_participants_positive"),
+        sa.CheckConstraint("start_date < end_date", name="starts_before_end"),
+        sa.CheckConstraint("registration_deadline <= start_date", name="deadline_before_start"),
+        sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates"),
+        sa.CheckConstraint(
+            "status IN ('draft', 'published', 'cancelled', 'completed')",
+            name="status_known",
+        ),
+        sa.Index("ix_events_status_start_date", "status", "start_date"),
+        sa.Index("ix_events_created_at", "created_at"),
+        # bounding-box prefilter of the SQLite fallback; PostgreSQL uses the GiST index of the migration
+        sa.Index("ix_events_latitude_longitude", "latitude", "longitude"),
+    )
+
+    def available_spots(self) -> int:
+        return max(0, self.max_participants - self.confirmed_count)
+
+    def is_active(self, now: dt.datetime | None = None) -> bool:
+        return self.status == "published" and (now or utcnow()) < self.start_date
+
+    def is_registration_open(self, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.is_active(now) and now <= self.registration_deadline
+
+
+class EventParticipant(db.Model):
+    __tablename__ = "event_participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    # order of the waitlist: set when a participation becomes waitlisted, cleared when it stops being so
+    waitlisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    emergency_contact: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    emergency_phone: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="")
+    special_needs: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    experience_level: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="beginner")
+    checked_in: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    check_in_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    checked_in_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    waitlist_position = None  # set per request by the service (never stored)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined", innerjoin=True)
+    event: Mapped[Event] = relationship(lazy="select")
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "user_id", name="uq_event_participants_event_user"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'confirmed', 'waitlisted', 'cancelled', 'rejected')",
+            name="status_known",
+        ),
+        sa.CheckConstraint(
+            "experience_level IN ('beginner', 'intermediate', 'advanced')",
+            name="experience_level_known",
+        ),
+        sa.CheckConstraint("(status = 'waitlisted') = (waitlisted_at IS NOT NULL)", name="waitlist_order"),
+        sa.Index("ix_event_participants_event_status", "event_id", "status"),
+    )

@@ -9,7 +9,7 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from mutiroes import media, timeutil
-from mutiroes.schemas import BaseSchema, LocalDateTime
+from mutiroes.schemas import BaseSchema, LocalDateTime, id_field
 
 BRAZILIAN_STATES = tuple(
     "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()  # noqa: SIM905
@@ -112,7 +112,7 @@ class ProfileUpdateSchema(BaseSchema):
         validate=validate.OneOf(["", *BRAZILIAN_STATES], error="Informe a sigla de um estado brasileiro.")
     )
     zip_code = ma.fields.String(validate=validate.Regexp(r"^$|" + ZIP_RE.pattern, error="Informe um CEP válido."))
-    interests = ma.fields.List(ma.fields.Integer(strict=True), validate=validate.Length(max=50))
+    interests = ma.fields.List(id_field(strict=True), validate=validate.Length(max=50))
     notification_preferences = ma.fields.Nested(NotificationPreferencesSchema)
     is_public_profile = ma.fields.Boolean()
     show_participation_history = ma.fields.Boolean()

@@ -346,6 +346,8 @@ def set_avatar(*, user: User, upload) -> User:
 
 
 def get_public(*, username: str) -> User:
+    if "\x00" in username or len(username) > 150:  # no such name can exist, and PostgreSQL refuses NUL
+        raise NotFound("Perfil não encontrado.")
     user = db.session.scalar(
         sa.select(User).where(sa.func.lower(User.username) == username.lower(), User.is_active.is_(True))
     )

@@ -134,3 +134,10 @@ def test_stats_are_zero_for_a_new_user(client, auth_headers):
         "current_month_events": 0,
         "favorite_categories": [],
     }
+
+
+def test_public_profile_with_impossible_names_is_404(client):
+    for name in ("a%00b", "x" * 151):
+        response = client.get(f"/api/users/profile/{name}/")
+        assert response.status_code == 404
+        assert response.get_json() == {"detail": "Perfil não encontrado."}

@@ -1,0 +1,152 @@
+"""A small response cache for public lists, invalidated by bumping a version on every write.
+
+Keys are ``<namespace>:<version>:<digest of the request>``. A write commits first and then bumps the namespace's
+version, so the next read builds a new key and sees the write; entries of older versions simply expire (TTL).
+Redis holds the version and the entries when ``MUTIROES_REDIS_URL`` is set, so every replica agrees; otherwise a
+per-process dictionary does (the embedded mode runs one process). Redis trouble never fails a request: the caller
+is served uncached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+import time
+
+import marshmallow as ma
+import redis as redis_lib
+from flask import current_app, request
+
+from mutiroes.extensions import redis
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_SECONDS = 60
+MEMORY_MAX_ENTRIES = 2048
+
+
+class MemoryStore:
+    """Per-process TTL store with a version per namespace."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[str, int] = {}
+        self._entries: dict[str, tuple[float, bytes]] = {}
+
+    def version(self, namespace: str) -> int:
+        with self._lock:
+            return self._versions.get(namespace, 0)
+
+    def bump(self, namespace: str) -> None:
+        with self._lock:
+            self._versions[namespace] = self._versions.get(namespace, 0) + 1
+            prefix = f"{namespace}:"
+            for key in [k for k in self._entries if k.startswith(prefix)]:
+                del self._entries[key]
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[key]
+                return None
+            return entry[1]
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        with self._lock:
+            if len(self._entries) >= MEMORY_MAX_ENTRIES:
+                now = time.monotonic()
+                for stale in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+                    del self._entries[stale]
+                if len(self._entries) >= MEMORY_MAX_ENTRIES:
+                    self._entries.pop(next(iter(self._entries)))
+            self._entries[key] = (time.monotonic() + ttl, value)
+
+
+def _memory() -> MemoryStore:
+    store = current_app.extensions.get("mutiroes_cache")
+    if store is None:
+        store = current_app.extensions.setdefault("mutiroes_cache", MemoryStore())
+    return store
+
+
+def _version_key(namespace: str) -> str:
+    return f"mutiroes:cache:{namespace}:version"
+
+
+def _entry_key(namespace: str, version: int, request_key: str) -> str:
+    digest = hashlib.sha256(request_key.encode()).hexdigest()[:32]
+    return f"mutiroes:cache:{namespace}:{version}:{digest}"
+
+
+def get(namespace: str, request_key: str) -> tuple[bytes | None, str | None]:
+    """(cached value or None, the key to store under, or None when caching is unavailable right now)."""
+    client = redis.client
+    if client is None:
+        store = _memory()
+        key = f"{namespace}:{store.version(namespace)}:{request_key}"
+        return store.get(key), key
+    try:
+        version = int(client.get(_version_key(namespace)) or 0)
+        key = _entry_key(namespace, version, request_key)
+        return client.get(key), key
+    except redis_lib.RedisError as exc:
+        log.warning("cache unavailable (%s); serving uncached", exc)
+        return None, None
+
+
+def put(key: str | None, value: bytes, ttl: int = DEFAULT_TTL_SECONDS) -> None:
+    if key is None:
+        return
+    client = redis.client
+    if client is None:
+        _memory().set(key, value, ttl)
+        return
+    try:
+        client.set(key, value, ex=ttl)
+    except redis_lib.RedisError as exc:
+        log.warning("cache unavailable (%s); response not stored", exc)
+
+
+def bump(namespace: str) -> None:
+    """Invalidate every entry of ``namespace``; call it after the write commits."""
+    client = redis.client
+    if client is None:
+        _memory().bump(namespace)
+        return
+    try:
+        client.incr(_version_key(namespace))
+    except redis_lib.RedisError as exc:
+        # entries already stored then live out their TTL; while Redis is down nothing is read from it anyway
+        log.warning("cache unavailable (%s); could not invalidate %s", exc, namespace)
+
+
+def anonymous_get(namespace: str, schema: ma.Schema, ttl: int = DEFAULT_TTL_SECONDS):
+    """Cache a GET view's JSON for callers without credentials (the answer may differ for anyone else).
+
+    Place it below ``@blp.response`` (which passes a ready Response through) and above the auth decorator. The
+    key is the client-facing URL, so the absolute ``next``/``previous`` links stay right for every host.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method != "GET" or "Authorization" in request.headers:
+                return view(*args, **kwargs)
+            body, key = get(namespace, f"{request.host_url}|{request.full_path}")
+            state = "hit"
+            if body is None:
+                state = "miss"
+                body = current_app.json.dumps(schema.dump(view(*args, **kwargs))).encode()
+                put(key, body, ttl)
+            response = current_app.response_class(body, mimetype="application/json")
+            response.headers["X-Cache"] = state
+            return response
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,218 @@
+"""Listing, filters, search, ordering, radius and nearby; the list cache; the list's SQL statement count."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from mutiroes import create_app
+from mutiroes.events.sqlfunctions import distance_km
+from mutiroes.extensions import db
+from mutiroes.timeutil import utcnow
+from tests.events.conftest import event_payload
+
+RIO = (-22.9068, -43.1729)
+NITEROI = (-22.8832, -43.1034)  # ~7.6 km from Rio's centre
+CAMPINAS = (-22.9056, -47.0608)  # ~400 km from Rio
+
+
+def ids(response) -> list[int]:
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    return [item["id"] for item in (body["results"] if isinstance(body, dict) else body)]
+
+
+def test_list_shows_published_public_events_of_others_and_own_other_statuses(client, make_event, user_with_token):
+    organizer, headers = user_with_token()
+    published = make_event()
+    make_event(status="draft")
+    make_event(is_public=False)
+    own_draft = make_event(organizer=organizer, status="draft")
+    own_private = make_event(organizer=organizer, is_public=False)
+    assert ids(client.get("/api/events/")) == [published]
+    assert sorted(ids(client.get("/api/events/", headers=headers))) == sorted([published, own_private])
+    assert ids(client.get("/api/events/?status=draft", headers=headers)) == [own_draft]
+    assert ids(client.get("/api/events/?status=draft")) == []
+
+
+def test_filters_combine(client, make_event, user_with_token):
+    organizer, _ = user_with_token()
+    start = utcnow() + dt.timedelta(days=10)
+    target = make_event(
+        organizer=organizer, category_id=1, city="Florianópolis", state="SC", start_date=start, is_public=True
+    )
+    make_event(category_id=2, city="Florianópolis", state="SC", start_date=start)
+    make_event(category_id=1, city="Curitiba", state="PR", start_date=start)
+    make_event(category_id=1, city="Florianópolis", state="SC", start_date=start + dt.timedelta(days=30))
+    day = start.date().isoformat()
+    query = f"category=1&city=florianopolis&state=sc&start_date={day}&end_date={day}&organizer={organizer['id']}"
+    assert ids(client.get(f"/api/events/?{query}")) == [target]
+    assert ids(client.get("/api/events/?is_public=false")) == []
+
+
+def test_search_ignores_case_and_accents(client, make_event):
+    beach = make_event(title="Limpeza da Praia de Itaipuaçu", city="Maricá")
+    river = make_event(title="Monitoramento do rio", description="Coleta de amostras de água")
+    make_event(title="Oficina de compostagem", address="Rua das Flores, 10", city="Niterói")
+    assert ids(client.get("/api/events/?search=ITAIPUACU")) == [beach]
+    assert ids(client.get("/api/events/?search=marica")) == [beach]
+    assert ids(client.get("/api/events/?search=ÁGUA")) == [river]
+    assert sorted(ids(client.get("/api/events/?search=niteroi"))) == [3]
+    assert ids(client.get("/api/events/?search=100%25")) == []  # a literal %, not a wildcard
+
+
+def test_ordering_and_pagination(client, make_event):
+    now = utcnow()
+    first = make_event(start_date=now + dt.timedelta(days=3))
+    second = make_event(start_date=now + dt.timedelta(days=1))
+    third = make_event(start_date=now + dt.timedelta(days=2))
+    assert ids(client.get("/api/events/")) == [third, second, first]  # newest first by default
+    assert ids(client.get("/api/events/?ordering=start_date")) == [second, third, first]
+    assert ids(client.get("/api/events/?ordering=-start_date")) == [first, third, second]
+    page = client.get("/api/events/?ordering=start_date&page_size=2").get_json()
+    assert page["count"] == 3
+    assert page["next"] == "http://localhost/api/events/?ordering=start_date&page_size=2&page=2"
+    assert page["previous"] is None
+    page2 = client.get("/api/events/?ordering=start_date&page_size=2&page=2").get_json()
+    assert [e["id"] for e in page2["results"]] == [first]
+    assert client.get("/api/events/?page=3&page_size=2").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("ordering=title", "ordering"),
+        ("latitude=-22.9", "longitude"),
+        ("latitude=95&longitude=0", "latitude"),
+        ("latitude=0&longitude=0&radius=0", "radius"),
+        ("latitude=0&longitude=0&radius=501", "radius"),
+        ("radius=5", "radius"),
+        ("category=abc", "category"),
+        ("category=999", "category"),
+        ("organizer=x", "organizer"),
+        ("page=0", "page"),
+        ("start_date=ontem", "start_date"),
+        ("status=apagado", "status"),
+        ("search=%00", "search"),
+    ],
+)
+def test_bad_list_queries_are_400(client, query, field):
+    response = client.get(f"/api/events/?{query}")
+    assert response.status_code == 400
+    assert field in response.get_json()
+
+
+def test_radius_filter_and_nearby(client, make_event):
+    near = make_event(latitude=NITEROI[0], longitude=NITEROI[1])
+    here = make_event(latitude=RIO[0], longitude=RIO[1])
+    far = make_event(latitude=CAMPINAS[0], longitude=CAMPINAS[1])
+    make_event(latitude=RIO[0], longitude=RIO[1], status="draft")
+    ended = make_event(
+        latitude=RIO[0],
+        longitude=RIO[1],
+        start_date=utcnow() - dt.timedelta(hours=5),
+        end_date=utcnow() - dt.timedelta(hours=1),
+    )
+    lat, lng = RIO
+    # the list keeps published events whatever their dates; nearby shows only those not yet ended
+    assert sorted(ids(client.get(f"/api/events/?latitude={lat}&longitude={lng}"))) == sorted([near, here, ended])
+    assert sorted(ids(client.get(f"/api/events/?latitude={lat}&longitude={lng}&radius=5"))) == [here, ended]
+    body = client.get(f"/api/events/nearby/?latitude={lat}&longitude={lng}&radius=500").get_json()
+    assert [e["id"] for e in body] == [here, near, far]  # nearest first; drafts and ended events left out
+    assert body[0]["distance_km"] == 0
+    assert body[1]["distance_km"] == pytest.approx(distance_km(*RIO, *NITEROI), abs=0.01)
+    assert 350 < body[2]["distance_km"] < 420
+    assert ids(client.get(f"/api/events/nearby/?latitude={lat}&longitude={lng}&radius=500&limit=1")) == [here]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "latitude=-22.9",
+        "latitude=abc&longitude=1",
+        "latitude=0&longitude=0&radius=-1",
+        "latitude=0&longitude=0&limit=201",
+    ],
+)
+def test_nearby_refuses_bad_coordinates(client, query):
+    response = client.get(f"/api/events/nearby/?{query}")
+    assert response.status_code == 400
+    assert response.is_json
+
+
+def test_nearby_query_uses_the_spatial_index(app):
+    from mutiroes.events import service
+
+    with app.app_context():
+        statement = service.nearby_statement(latitude=RIO[0], longitude=RIO[1], radius=10, limit=50)
+        compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "ix_events_earth" in plan
+
+
+def test_anonymous_list_is_cached_yet_every_write_is_seen(client, make_event, user_with_token):
+    organizer, headers = user_with_token()
+    first = client.get("/api/events/")
+    assert first.headers["X-Cache"] == "miss"
+    assert client.get("/api/events/").headers["X-Cache"] == "hit"
+    created = client.post("/api/events/", json=event_payload(title="Novo mutirão"), headers=headers).get_json()
+    response = client.get("/api/events/")
+    assert response.headers["X-Cache"] == "miss"
+    assert ids(response) == [created["id"]]
+    _volunteer, volunteer_headers = user_with_token()
+    client.post(f"/api/events/{created['id']}/join/", headers=volunteer_headers)
+    assert client.get("/api/events/").get_json()["results"][0]["participants_count"] == 1
+    client.post(f"/api/events/{created['id']}/leave/", headers=volunteer_headers)
+    assert client.get("/api/events/").get_json()["results"][0]["participants_count"] == 0
+    client.patch(f"/api/events/{created['id']}/", json={"title": "Renomeado"}, headers=headers)
+    assert client.get("/api/events/").get_json()["results"][0]["title"] == "Renomeado"
+    client.delete(f"/api/events/{created['id']}/", headers=headers)
+    assert client.get("/api/events/").get_json()["count"] == 0
+    # authenticated answers are never cached
+    assert "X-Cache" not in client.get("/api/events/", headers=headers).headers
+
+
+def test_cache_in_process_without_redis_and_uncached_when_redis_is_down(make_config, make_event, user_with_token):
+    from tests.services import free_port
+
+    for redis_url, expected in ((None, "hit"), (f"redis://127.0.0.1:{free_port()}/0", "miss")):
+        config = make_config(environ={"MUTIROES_REDIS_URL": redis_url or ""})
+        app = create_app(config)
+        client = app.test_client()
+        _organizer, headers = user_with_token()
+        assert client.get("/api/events/").status_code == 200
+        second = client.get("/api/events/")
+        assert second.status_code == 200
+        assert second.headers["X-Cache"] == expected
+        created = client.post("/api/events/", json=event_payload(), headers=headers)
+        assert created.status_code == 201
+        assert created.get_json()["id"] in ids(client.get("/api/events/"))
+
+
+def test_list_costs_the_same_statements_whatever_the_page_size(app, client, make_event, make_user):
+    organizers = [make_user() for _ in range(4)]
+    for i in range(120):
+        make_event(organizer=organizers[i % 4], category_id=1 + i % 4)
+    statements = []
+
+    def count(*_args, **_kwargs):
+        statements.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        costs = {}
+        for page_size in (5, 100):
+            statements.clear()
+            response = client.get(f"/api/events/?page_size={page_size}&ordering=start_date")
+            assert len(response.get_json()["results"]) == page_size
+            costs[page_size] = len(statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert costs[5] == costs[100] == 2  # the count and the page
