@@ -18,6 +18,9 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__, instance_path=config.instance_path, static_folder=None)
     # Every route answers with and without its trailing slash, without a redirect (redirects lose POST bodies).
     app.url_map.strict_slashes = False
+    # JSON as the contract shows it: fields in schema order, Portuguese text as UTF-8 rather than \u escapes
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
     _configure(app, config)
 
     from mutiroes import (  # noqa: F401 - mail and outbox define models
@@ -111,7 +114,6 @@ def _configure(app: Flask, config: Config) -> None:
         JWT_BLOCKLIST_ENABLED=True,
         # bodies past the upload limit (plus multipart framing) are refused with 413 before they are read
         MAX_CONTENT_LENGTH=config.max_upload_bytes + 256 * 1024,
-        JSON_SORT_KEYS=False,
         API_TITLE="Mutirões API",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
