@@ -203,7 +203,7 @@ def ical(event_id):
     return _download(body, "text/calendar; charset=utf-8", service.export_filename(event_id, "ics"))
 
 
-@blp.route("/<id:event_id>/participants.csv", methods=["GET"])
+@blp.route("/<id:event_id>/participants.csv/", methods=["GET"])  # answers without the slash too
 @blp.response(
     200,
     {"type": "string", "format": "binary"},
