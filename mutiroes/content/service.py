@@ -14,8 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from mutiroes import images
+from mutiroes import cache, images
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
 from mutiroes.content.queries import photos_of, resources_of, top_level_comments, with_replies
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -44,14 +45,26 @@ def _is_confirmed(event_id: int, user_id: int) -> bool:
     )
 
 
-def _commit_with_file(stored: str) -> None:
+def _commit_with_file(stored: str, *, event_id: int) -> None:
     """Commit; if that fails the file just written must not stay behind without a row pointing at it."""
     try:
         db.session.commit()
-    except BaseException:
+    except BaseException as exc:
         db.session.rollback()
         images.delete(stored)
+        if isinstance(exc, IntegrityError) and db.session.get(Event, event_id) is None:
+            # the event was deleted while the image was being decoded
+            raise NotFound("Evento não encontrado.") from exc
         raise
+
+
+def _commit_unless_gone(message: str) -> None:
+    """Commit a change to a row that a concurrent request may have deleted meanwhile: then it is a 404."""
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise NotFound(message) from exc
 
 
 # --- comments --------------------------------------------------------------------------------------------------
@@ -78,8 +91,9 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
     try:
         db.session.commit()
     except IntegrityError as exc:
-        # the parent was deleted between our read and the insert
+        # the parent (or the whole event) was deleted between our read and the insert
         db.session.rollback()
+        events._get_visible(event_id, user)
         raise ValidationError({"parent": ["Comentário inexistente neste evento."]}) from exc
     comment.replies = []
     return comment
@@ -101,7 +115,7 @@ def update_comment(*, event_id: int, comment_id: int, caller: User, content: str
     if comment.user_id != caller.id:
         raise Forbidden("Apenas o autor pode editar este comentário.")
     comment.content = content
-    db.session.commit()
+    _commit_unless_gone("Comentário não encontrado.")
     if comment.parent_id is None:
         return with_replies([comment])[0]
     comment.replies = []
@@ -116,7 +130,7 @@ def delete_comment(*, event_id: int, comment_id: int, caller: User) -> None:
     # explicit for SQLite; PostgreSQL's ON DELETE CASCADE would do the same
     db.session.execute(sa.delete(EventComment).where(EventComment.parent_id == comment.id))
     db.session.delete(comment)
-    db.session.commit()
+    _commit_unless_gone("Comentário não encontrado.")
 
 
 # --- photos and cover ------------------------------------------------------------------------------------------
@@ -156,7 +170,7 @@ def add_photo(
         event_id=event_pk, user_id=user_pk, photo=stored, caption=caption, is_before=is_before, is_after=is_after
     )
     db.session.add(photo)
-    _commit_with_file(stored)
+    _commit_with_file(stored, event_id=event_pk)
     return photo
 
 
@@ -170,7 +184,7 @@ def delete_photo(*, event_id: int, photo_id: int, caller: User) -> None:
         raise Forbidden("Apenas quem enviou a foto ou o organizador podem excluí-la.")
     path = photo.photo
     db.session.delete(photo)
-    db.session.commit()
+    _commit_unless_gone("Foto não encontrada.")
     images.delete(path)
 
 
@@ -179,13 +193,22 @@ def set_cover(*, event_id: int, caller: User, upload) -> Event:
     events._get_managed(event_id, caller)
     db.session.rollback()  # no transaction stays open while the image is decoded and written
     stored = images.store(upload, folder="events/covers", field="cover_image")
-    # reread the previous cover now: another replacement may have committed while we were decoding
-    event = events._get_managed(event_id, caller)
+    # read the previous cover only now, under a row lock: a replacement committed meanwhile is the one to remove,
+    # and two simultaneous replacements cannot both think they replace the same file
+    event = db.session.scalar(
+        sa.select(Event)
+        .where(Event.id == event_id)
+        .with_for_update(of=Event.__table__)
+        .execution_options(populate_existing=True)
+    )
+    if event is None:
+        images.delete(stored)
+        raise NotFound("Evento não encontrado.")
     previous = event.cover_image
     event.cover_image = stored
-    _commit_with_file(stored)
+    _commit_with_file(stored, event_id=event_id)
     images.delete(previous)
-    events.cache.bump(events.LIST_CACHE)  # list items show the cover
+    cache.bump(events.LIST_CACHE)  # list items show the cover
     return events._decorate_detail(event, caller)
 
 
@@ -221,7 +244,7 @@ def update_resource(*, event_id: int, resource_id: int, caller: User, changes: d
     for name, value in changes.items():
         setattr(resource, name, value)
     try:
-        db.session.commit()
+        _commit_unless_gone("Recurso não encontrado.")
     except IntegrityError as exc:
         # the CHECK (quantity_provided <= quantity_needed) is the judge, also against a pledge landing meanwhile
         db.session.rollback()
@@ -237,7 +260,7 @@ def delete_resource(*, event_id: int, resource_id: int, caller: User) -> None:
     resource = _get_resource(event.id, resource_id)
     db.session.execute(sa.delete(ResourcePledge).where(ResourcePledge.resource_id == resource.id))
     db.session.delete(resource)
-    db.session.commit()
+    _commit_unless_gone("Recurso não encontrado.")
 
 
 def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> ResourcePledge:
@@ -265,7 +288,9 @@ def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> Res
                 EventResource.id == resource_id
             )
         )
-        raise Conflict(f"Quantidade acima do que ainda falta ({remaining or 0}).")
+        if remaining is None:  # deleted by the organizer meanwhile
+            raise NotFound("Recurso não encontrado.")
+        raise Conflict(f"Quantidade acima do que ainda falta ({remaining}).")
     record = ResourcePledge(resource_id=resource.id, user_id=user.id, quantity=quantity)
     db.session.add(record)
     db.session.commit()

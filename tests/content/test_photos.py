@@ -8,6 +8,7 @@ from PIL import Image
 from mutiroes.content.models import EventPhoto
 from mutiroes.events.models import Event
 from mutiroes.extensions import db
+from mutiroes.users.models import User
 from tests import images
 from tests.content.conftest import media_files, upload
 
@@ -172,7 +173,7 @@ def test_a_failed_database_write_removes_the_stored_file(app, client, scene, cle
             self.stream = io.BytesIO(data)
 
     with app.test_request_context(), app.app_context():
-        user = db.session.get(type(db.session.get(Event, scene.event_id).organizer), scene.participant["id"])
+        user = db.session.get(User, scene.participant["id"])
         with pytest.raises(sa.exc.IntegrityError):
             service.add_photo(
                 event_id=scene.event_id,
@@ -256,4 +257,29 @@ def test_deleting_an_event_removes_its_photos_and_cover_files(app, client, scene
     )
     assert len(media_files(app)) == 2
     assert client.delete(f"/api/events/{scene.event_id}/", headers=scene.organizer_headers).status_code == 204
+    assert media_files(app) == set() and photo_rows(app) == []
+
+
+def test_an_event_deleted_during_the_upload_leaves_no_file_and_is_404(app, client, scene, clean_media):
+    from mutiroes.content import service
+    from mutiroes.errors import NotFound
+    from mutiroes.events.models import EventParticipant
+
+    data = images.png_bytes()
+
+    class DeletesTheEventWhileRead(io.BytesIO):
+        def read(self, *args):
+            with db.engine.begin() as other:  # another request deleting the event meanwhile
+                other.execute(sa.delete(EventParticipant).where(EventParticipant.event_id == scene.event_id))
+                other.execute(sa.delete(Event).where(Event.id == scene.event_id))
+            return super().read(*args)
+
+    class Upload:
+        stream = DeletesTheEventWhileRead(data)
+
+    with app.test_request_context(), app.app_context():
+        user = db.session.get(User, scene.participant["id"])
+        with pytest.raises(NotFound):
+            service.add_photo(event_id=scene.event_id, user=user, upload=Upload())
+        db.session.remove()
     assert media_files(app) == set() and photo_rows(app) == []
