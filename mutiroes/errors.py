@@ -138,6 +138,7 @@ def flatten_messages(messages) -> dict[str, list[str]]:
         "query",
         "form",
         "files",
+        "multipart",
         "headers",
         "path",
         "view_args",

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mutiroes.config import Config
+from mutiroes.events import ical
 from mutiroes.extensions import db
 from mutiroes.models import UTCDateTime
 from mutiroes.timeutil import utcnow
@@ -131,38 +132,16 @@ def ical_attachment(
     end: dt.datetime,
     summary: str,
     location: str = "",
+    geo: tuple[float, float] | None = None,
     description: str = "",
     url: str = "",
     filename: str = "convite.ics",
 ) -> Attachment:
-    """An iCalendar (RFC 5545) event, times in UTC, to attach to a confirmation."""
-
-    def stamp(value: dt.datetime) -> str:
-        return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-    def escape(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Mutiroes//Mutiroes//PT-BR",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        f"DTSTAMP:{stamp(utcnow())}",
-        f"DTSTART:{stamp(start)}",
-        f"DTEND:{stamp(end)}",
-        f"SUMMARY:{escape(summary)}",
-    ]
-    if location:
-        lines.append(f"LOCATION:{escape(location)}")
-    if description:
-        lines.append(f"DESCRIPTION:{escape(description)}")
-    if url:
-        lines.append(f"URL:{url}")
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return Attachment(filename, ("\r\n".join(lines) + "\r\n").encode(), "text/calendar; method=PUBLISH")
+    """An iCalendar (RFC 5545) event, times in UTC, to attach to a confirmation (built by ``events.ical``)."""
+    content = ical.calendar(
+        uid=uid, start=start, end=end, summary=summary, location=location, geo=geo, description=description, url=url
+    )
+    return Attachment(filename, content, "text/calendar; method=PUBLISH; charset=utf-8")
 
 
 def _header(value: str) -> str:

@@ -69,5 +69,6 @@ if ! "$BIN/consul-template" -version 2>&1 | grep -q "consul-template ${CONSUL_TE
         CGO_ENABLED=0 "$GO" install "github.com/hashicorp/consul-template@$CONSUL_TEMPLATE_VERSION"
 fi
 
-"$BIN/consul" version | head -1
-"$BIN/consul-template" -version 2>&1 | head -1
+# sed reads to the end: `head -1` exits early and, under pipefail, the writer's SIGPIPE failed this script at random
+"$BIN/consul" version | sed -n 1p
+"$BIN/consul-template" -version 2>&1 | sed -n 1p

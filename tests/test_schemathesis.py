@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from tests import images
 from tests.events.conftest import event_payload
 
 CHECKS = ",".join(
@@ -59,13 +60,34 @@ def test_api_conforms_to_its_openapi_document(live_servers, tmp_path):
         event_ids += [own, foreign]
         participation_ids.append(_post(f"{base}/api/events/{own}/join/", theirs))
         participation_ids.append(_post(f"{base}/api/events/{foreign}/join/", mine))
+    # event content on those events: comments (with replies), resources, photos
+    comment_ids, resource_ids, photo_ids = [], [], []
+    png, mimetype = images.multipart("photo", images.png_bytes(), "foto.png", "image/png")
+    for event_id, owner in zip(event_ids, [mine, theirs] * 6, strict=True):
+        comment = _post(f"{base}/api/events/{event_id}/comments/", owner, {"content": "Vou levar luvas."})
+        reply = _post(f"{base}/api/events/{event_id}/comments/", owner, {"content": "Eu também.", "parent": comment})
+        comment_ids += [comment, reply]
+        resource_ids.append(
+            _post(f"{base}/api/events/{event_id}/resources/", owner, {"name": "Pás", "quantity_needed": 5})
+        )
+        photo = requests.post(
+            f"{base}/api/events/{event_id}/photos/", data=png, headers={**owner, "Content-Type": mimetype}, timeout=10
+        )
+        assert photo.status_code == 201, photo.text
+        photo_ids.append(photo.json()["id"])
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         f"[dictionaries.event_ids]\nvalues = {event_ids}\n"
         f"[dictionaries.participation_ids]\nvalues = {participation_ids}\n"
+        f"[dictionaries.comment_ids]\nvalues = {comment_ids}\n"
+        f"[dictionaries.resource_ids]\nvalues = {resource_ids}\n"
+        f"[dictionaries.photo_ids]\nvalues = {photo_ids}\n"
         "[parameters]\n"
         '"path.event_id" = { dictionary = "event_ids", probability = 0.8 }\n'
         '"path.pid" = { dictionary = "participation_ids", probability = 0.8 }\n'
+        '"path.comment_id" = { dictionary = "comment_ids", probability = 0.8 }\n'
+        '"path.resource_id" = { dictionary = "resource_ids", probability = 0.8 }\n'
+        '"path.photo_id" = { dictionary = "photo_ids", probability = 0.8 }\n'
         '"path.username" = { dictionary = "usernames", probability = 0.5 }\n'
         '[dictionaries.usernames]\nvalues = ["fuzzer", "outra-pessoa"]\n'
     )

@@ -81,6 +81,9 @@ class Event(TimestampMixin, db.Model):
     waitlist_count = 0
     participants = ()
     distance_km = None
+    comments = ()  # the content domain's first comments, photos and resources (content.queries.attach_to_detail)
+    photos = ()
+    resources = ()
 
     category: Mapped[EventCategory] = relationship(lazy="joined", innerjoin=True)
     organizer: Mapped[User] = relationship(lazy="joined", innerjoin=True)

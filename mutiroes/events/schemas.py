@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mutiroes import media
+from mutiroes.content.schemas import CommentSchema, PhotoSchema, ResourceSchema
 from mutiroes.events.models import EVENT_STATUSES, EXPERIENCE_LEVELS, PARTICIPATION_STATUSES
 from mutiroes.schemas import BaseSchema, DateOrDateTime, LocalDateTime, PaginationArgsSchema, id_field, page_schema
 from mutiroes.users.schemas import BRAZILIAN_STATES, PHONE_RE, DetailSchema  # noqa: F401 - one Detail schema
@@ -79,10 +80,17 @@ class EventDetailSchema(EventListItemSchema):
     required_tools = ma.fields.String(required=True)
     provided_tools = ma.fields.String(required=True)
     what_to_bring = ma.fields.String(required=True)
-    # resources, photos and comments arrive with the event-content domain; empty until then
-    resources = ma.fields.Function(lambda _event: [], required=True)
-    photos = ma.fields.Function(lambda _event: [], required=True)
-    comments = ma.fields.Function(lambda _event: [], required=True)
+    resources = ma.fields.List(
+        ma.fields.Nested(ResourceSchema), required=True, metadata={"description": "Up to 100, in creation order."}
+    )
+    photos = ma.fields.List(
+        ma.fields.Nested(PhotoSchema), required=True, metadata={"description": "The 20 newest (see /photos/)."}
+    )
+    comments = ma.fields.List(
+        ma.fields.Nested(CommentSchema),
+        required=True,
+        metadata={"description": "The 20 newest top-level comments with their replies (see /comments/)."},
+    )
     participants = ma.fields.List(
         ma.fields.Nested(ParticipantSummarySchema),
         required=True,

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mutiroes import cache, jobs
+from mutiroes.content import queries as content
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
@@ -208,7 +209,7 @@ def _decorate_detail(event: Event, user: User | None) -> Event:
             .limit(DETAIL_PARTICIPANTS_LIMIT)
         )
     )
-    return event
+    return content.attach_to_detail(event)
 
 
 def _require_category(category_id: int) -> None:
@@ -365,10 +366,7 @@ def stats(*, event_id: int, caller: User | None) -> dict[str, int]:
         "waitlisted_participants": waitlisted,
         "checked_in_participants": checked_in,
         "available_spots": max(0, event.max_participants - confirmed),
-        "photos_count": 0,
-        "comments_count": 0,
-        "resources_count": 0,
-        "fully_provided_resources": 0,
+        **content.counts(event.id),
     }
 
 
@@ -479,9 +477,11 @@ def delete(*, event_id: int, caller: User) -> None:
         for user_id in _participant_ids(event.id, ACTIVE_PARTICIPATION_STATUSES):
             _notify(event, user_id, "event_cancelled", **snapshot)
     # explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma
+    files = content.purge_event(event.id)
     db.session.execute(sa.delete(EventParticipant).where(EventParticipant.event_id == event.id))
     db.session.delete(event)
     _commit()
+    content.remove_files(files)  # photos and cover go only once the rows pointing at them are gone
 
 
 # --- participation ---------------------------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""Event content: what comes in and what goes out."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_smorest.fields import Upload
+from marshmallow import validate
+from werkzeug.datastructures import FileStorage
+
+from mutiroes import media
+from mutiroes.content.models import COMMENT_MAX_LENGTH, RESOURCE_TYPES
+from mutiroes.schemas import BaseSchema, LocalDateTime, PaginationArgsSchema, id_field, page_schema
+
+IMAGE_RULES = "JPEG, PNG ou WebP (pelo conteúdo), até 10 MB e 40 megapixels; EXIF removido."
+MAX_QUANTITY = 1_000_000
+
+
+class ImageUpload(Upload):
+    """A file part of the multipart body; a plain form field of the same name is not a file."""
+
+    default_error_messages = {"invalid": "Envie um arquivo de imagem neste campo."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise self.make_error("invalid")
+        return value
+
+
+# --- out -------------------------------------------------------------------------------------------------------
+
+
+class ReplySchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    content = ma.fields.String(required=True)
+    user_id = ma.fields.Integer(required=True)
+    user_name = ma.fields.Function(lambda c: c.user.full_name, required=True)
+    user_avatar = ma.fields.Function(lambda c: media.absolute_url(c.user.avatar), allow_none=True, required=True)
+    parent = ma.fields.Integer(attribute="parent_id", allow_none=True, required=True)
+    replies = ma.fields.List(
+        ma.fields.Dict(), required=True, metadata={"description": "Always empty: replies have no replies."}
+    )
+    created_at = LocalDateTime(required=True)
+    updated_at = LocalDateTime(required=True)
+
+
+class CommentSchema(ReplySchema):
+    replies = ma.fields.List(
+        ma.fields.Nested(ReplySchema), required=True, metadata={"description": "Replies, oldest first."}
+    )
+
+
+CommentPageSchema = page_schema(CommentSchema, "CommentPage")
+
+
+class PhotoSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    photo = ma.fields.Function(lambda p: media.absolute_url(p.photo), required=True)
+    caption = ma.fields.String(required=True)
+    is_before = ma.fields.Boolean(required=True)
+    is_after = ma.fields.Boolean(required=True)
+    user_id = ma.fields.Integer(required=True)
+    user_name = ma.fields.Function(lambda p: p.user.full_name, required=True)
+    created_at = LocalDateTime(required=True)
+
+
+PhotoPageSchema = page_schema(PhotoSchema, "PhotoPage")
+
+
+class ResourceSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    resource_type = ma.fields.String(required=True, metadata={"enum": list(RESOURCE_TYPES)})
+    quantity_needed = ma.fields.Integer(required=True)
+    quantity_provided = ma.fields.Integer(required=True)
+    unit = ma.fields.String(required=True)
+    is_fully_provided = ma.fields.Boolean(required=True)
+
+
+class PledgeSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    resource = ma.fields.Nested(ResourceSchema, required=True)
+    user_id = ma.fields.Integer(required=True)
+    user_name = ma.fields.Function(lambda p: p.user.full_name, required=True)
+    quantity = ma.fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+
+
+# --- in --------------------------------------------------------------------------------------------------------
+
+
+def _content(**kwargs) -> ma.fields.String:
+    return ma.fields.String(
+        validate=validate.Length(
+            min=1, max=COMMENT_MAX_LENGTH, error="O comentário deve ter de {min} a {max} caracteres."
+        ),
+        **kwargs,
+    )
+
+
+class CommentCreateSchema(BaseSchema):
+    content = _content(required=True)
+    parent = id_field(strict=True, allow_none=True, metadata={"description": "A top-level comment of the same event."})
+
+    @ma.validates("content")
+    def not_blank(self, value, **_kwargs):
+        if not value.strip():
+            raise ma.ValidationError("O comentário não pode estar em branco.")
+
+
+class CommentUpdateSchema(BaseSchema):
+    content = _content(required=True)
+
+    @ma.validates("content")
+    def not_blank(self, value, **_kwargs):
+        if not value.strip():
+            raise ma.ValidationError("O comentário não pode estar em branco.")
+
+
+class PhotoUploadSchema(BaseSchema):
+    """multipart/form-data: the file and its form fields."""
+
+    photo = ImageUpload(required=True, metadata={"description": IMAGE_RULES})
+    caption = ma.fields.String(
+        load_default="", validate=validate.Length(max=300, error="Use no máximo {max} caracteres.")
+    )
+    is_before = ma.fields.Boolean(load_default=False)
+    is_after = ma.fields.Boolean(load_default=False)
+
+    @ma.validates_schema
+    def before_or_after(self, data, **_kwargs):
+        if data.get("is_before") and data.get("is_after"):
+            raise ma.ValidationError("Uma foto não pode ser de antes e de depois ao mesmo tempo.", "is_after")
+
+
+class CoverUploadSchema(BaseSchema):
+    cover_image = ImageUpload(required=True, metadata={"description": IMAGE_RULES})
+
+
+def _resource_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
+    def required(**kwargs):
+        return {} if partial else {"required": True, **kwargs}
+
+    def default(value):
+        return {} if partial else {"load_default": value}
+
+    return {
+        "name": ma.fields.String(
+            validate=validate.Length(min=1, max=200, error="Use de {min} a {max} caracteres."), **required()
+        ),
+        "description": ma.fields.String(
+            validate=validate.Length(max=5000, error="Use no máximo {max} caracteres."), **default("")
+        ),
+        "resource_type": ma.fields.String(
+            validate=validate.OneOf(RESOURCE_TYPES, error="Use tool, material, equipment ou other."),
+            **default("other"),
+        ),
+        "quantity_needed": ma.fields.Integer(
+            strict=True,
+            validate=validate.Range(min=1, max=MAX_QUANTITY, error="Informe um número entre {min} e {max}."),
+            **required(),
+        ),
+        "unit": ma.fields.String(
+            validate=validate.Length(max=50, error="Use no máximo {max} caracteres."), **default("")
+        ),
+    }
+
+
+ResourceCreateSchema = type(
+    "ResourceCreateSchema",
+    (BaseSchema,),
+    {"__doc__": "A new resource (also the body of PUT).", **_resource_fields(partial=False)},
+)
+ResourceUpdateSchema = type(
+    "ResourceUpdateSchema",
+    (BaseSchema,),
+    {"__doc__": "Any subset of the resource fields (PATCH).", **_resource_fields(partial=True)},
+)
+
+
+class PledgeCreateSchema(BaseSchema):
+    quantity = ma.fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=1, max=MAX_QUANTITY, error="Informe uma quantidade entre {min} e {max}."),
+    )
+
+
+class CommentArgsSchema(PaginationArgsSchema):
+    pass
+
+
+class PhotoArgsSchema(PaginationArgsSchema):
+    is_before = ma.fields.Boolean()
+    is_after = ma.fields.Boolean()
