@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -19,16 +18,6 @@ def event_count(app) -> int:
         count = db.session.scalar(sa.select(sa.func.count()).select_from(Event))
         db.session.remove()
     return count
-
-
-def wait_for_log(caplog, text: str, timeout: float = 3.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [r.getMessage() for r in caplog.records if text in r.getMessage()]
-        if found:
-            return found
-        time.sleep(0.05)
-    return []
 
 
 def test_create_makes_the_caller_organizer_and_applies_defaults(client, user_with_token):
@@ -235,39 +224,7 @@ def test_raising_capacity_promotes_the_waitlist(client, make_event, user_with_to
     assert [statuses[user["id"]] for user, _ in people] == ["confirmed", "confirmed", "waitlisted"]
 
 
-def test_date_change_notifies_confirmed_participants(client, make_event, user_with_token, caplog):
-    caplog.set_level("INFO", logger="mutiroes.events.jobs")
-    organizer, headers = user_with_token()
-    volunteer, volunteer_headers = user_with_token()
-    event_id = make_event(organizer=organizer)
-    client.post(f"/api/events/{event_id}/join/", headers=volunteer_headers)
-    new_start = utcnow().replace(microsecond=0) + dt.timedelta(days=5)
-    response = client.patch(
-        f"/api/events/{event_id}/",
-        json={"start_date": iso(new_start), "end_date": iso(new_start + dt.timedelta(hours=2))},
-        headers=headers,
-    )
-    assert response.status_code == 200
-    assert response.get_json()["registration_deadline"] == response.get_json()["start_date"]
-    assert wait_for_log(caplog, f"event email event_changed for user {volunteer['id']}")
-
-
-def test_delete_with_participants_sends_cancellations_after_the_row_is_gone(
-    client, app, make_event, user_with_token, caplog
-):
-    caplog.set_level("INFO", logger="mutiroes.events.jobs")
-    organizer, headers = user_with_token()
-    event_id = make_event(organizer=organizer, title="Limpeza do Rio Tietê")
-    volunteers = [user_with_token() for _ in range(2)]
-    for _user, volunteer_headers in volunteers:
-        client.post(f"/api/events/{event_id}/join/", headers=volunteer_headers)
-    assert client.delete(f"/api/events/{event_id}/", headers=headers).status_code == 204
-    assert event_count(app) == 0
-    for user, _ in volunteers:
-        messages = wait_for_log(caplog, f"event email event_cancelled for user {user['id']}")
-        assert messages
-        assert "Limpeza do Rio Tietê" in messages[0]
-    assert client.get(f"/api/events/{event_id}/").status_code == 404
+# the change and cancellation emails themselves are tested through the real SMTP sink in tests/jobs/test_event_emails.py
 
 
 def test_stats_and_my_events(client, make_event, user_with_token):
