@@ -12,9 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from mutiroes import jobs
-from mutiroes.errors import Conflict, Forbidden, NotFound
+from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import service as events_service
 from mutiroes.events.models import Event, EventCategory, EventParticipant
 from mutiroes.extensions import db
@@ -150,7 +151,7 @@ def history_page(*, user: User, page: int, page_size: int) -> dict[str, Any]:
         .join(Event, Event.id == EventParticipant.event_id)
         .where(EventParticipant.user_id == user.id)
         .order_by(Event.start_date.desc(), EventParticipant.id.desc())
-        .options(sa.orm.contains_eager(EventParticipant.event))
+        .options(contains_eager(EventParticipant.event))
     )
     page_size = clamp_page_size(page_size)
     count, rows = paginate(statement, page=page, page_size=page_size)
@@ -165,7 +166,7 @@ def public_history(user_id: int) -> list[EventParticipant]:
             .join(Event, Event.id == EventParticipant.event_id)
             .where(EventParticipant.user_id == user_id, verified(), Event.is_public.is_(True))
             .order_by(Event.start_date.desc(), EventParticipant.id.desc())
-            .options(sa.orm.contains_eager(EventParticipant.event))
+            .options(contains_eager(EventParticipant.event))
             .limit(PUBLIC_HISTORY_LIMIT)
         )
     )
@@ -246,8 +247,6 @@ def _totals(*, category: int | None, period: str):
 
 def _require_category(category: int | None) -> None:
     if category is not None and db.session.get(EventCategory, category) is None:
-        from mutiroes.errors import ValidationError
-
         raise ValidationError({"category": ["Categoria inexistente."]})
 
 
