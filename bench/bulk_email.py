@@ -1,11 +1,14 @@
 """Bulk email benchmark: N messages (default 10,000) sent by ONE real worker process through the real SMTP sink.
 
-    .venv/bin/python -m bench.bulk_email [--count 10000] [--batch 200]
+    .venv/bin/python -m bench.bulk_email [--count 10000] [--batch 200] [--mode reminders|raw]
 
 Starts a private PostgreSQL, Redis and the SMTP sink (tests/services.py), migrates, inserts N synthetic users,
-enqueues one job that mails all of them through ``mutiroes.mail.send_bulk`` (one SMTP connection, batches), runs
-``python -m workers.worker --burst`` and reports emails/s as received by the sink. Until the event reminder job
-exists this stands in for "bulk reminders to 10,000 confirmed participants".
+runs ``python -m workers.worker --burst`` and reports emails/s as received by the sink.
+
+``--mode reminders`` (the default) is the real path: the N users are confirmed participants of one event starting in
+10 hours, and ``send_bulk_event_reminders(event_id, reminder="24h")`` is requested through the outbox exactly as
+``send_due_event_reminders`` does. ``--mode raw`` enqueues one job that mails everyone through
+``mutiroes.mail.send_bulk`` with the welcome template (the transport alone).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--mode", choices=("reminders", "raw"), default="reminders")
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -83,6 +87,7 @@ def main() -> int:
         "MUTIROES_SMTP_HOST": "127.0.0.1",
         "MUTIROES_SMTP_PORT": str(sink_port),
         "MUTIROES_LOG_LEVEL": "WARNING",
+        "MUTIROES_MAIL_BATCH_SIZE": str(args.batch),
     }
     try:
         wait_for_port(sink_port)
@@ -97,9 +102,12 @@ def main() -> int:
                 ],
             )
             db.session.commit()
-        Queue("emails", connection=Redis.from_url(redis_server.url)).enqueue(
-            "bench.bulk_email.mail_everyone", args.batch, job_timeout=3600
-        )
+            if args.mode == "reminders":
+                request_reminders(args.count)
+        if args.mode == "raw":
+            Queue("emails", connection=Redis.from_url(redis_server.url)).enqueue(
+                "bench.bulk_email.mail_everyone", args.batch, job_timeout=3600
+            )
         started = time.monotonic()
         worker = subprocess.run(
             [sys.executable, "-m", "workers.worker", "--burst"], cwd=ROOT, env={**os.environ, **environ}, check=True
@@ -116,6 +124,48 @@ def main() -> int:
         sink.wait(timeout=10)
         redis_server.destroy()
         postgres.destroy()
+
+
+def request_reminders(count: int) -> None:
+    """One event starting in 10 hours with every user confirmed, and its 24 h reminder requested (outbox + RQ)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from mutiroes import jobs
+    from mutiroes.events.models import Event, EventParticipant
+    from mutiroes.extensions import db
+    from mutiroes.timeutil import utcnow
+    from mutiroes.users.models import User
+
+    start = utcnow() + dt.timedelta(hours=10)
+    organizer_id = db.session.scalar(sa.select(sa.func.min(User.id)))  # also a participant: N emails exactly
+    event = Event(
+        title="Mutirão de limpeza da Praia do Gonzaga",
+        description="Benchmark",
+        category_id=1,
+        organizer_id=organizer_id,
+        address="Praia do Gonzaga",
+        city="Santos",
+        state="SP",
+        latitude=-23.9677,
+        longitude=-46.3339,
+        start_date=start,
+        end_date=start + dt.timedelta(hours=3),
+        registration_deadline=start,
+        max_participants=count,
+        confirmed_count=count,
+    )
+    db.session.add(event)
+    db.session.flush()
+    db.session.execute(
+        sa.insert(EventParticipant).from_select(
+            ["event_id", "user_id", "status"],
+            sa.select(sa.literal(event.id), User.id, sa.literal("confirmed")),
+        )
+    )
+    jobs.request("send_bulk_event_reminders", event_id=event.id, reminder="24h")
+    db.session.commit()
 
 
 def sa_insert(model):

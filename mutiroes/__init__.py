@@ -38,6 +38,7 @@ def create_app(config: Config | None = None) -> Flask:
     from mutiroes.auth import init_jwt
     from mutiroes.content.routes import blp as content_blp
     from mutiroes.events.routes import blp as events_blp
+    from mutiroes.impact.routes import impact_blp, report_blp, user_blp
     from mutiroes.routing import IdConverter, id_param_schema
     from mutiroes.users.routes import blp as users_blp
     from mutiroes.users.routes import token_blp
@@ -62,7 +63,16 @@ def create_app(config: Config | None = None) -> Flask:
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
     init_jwt(app)
-    for blueprint in (health.blp, token_blp, users_blp, events_blp, content_blp):
+    for blueprint in (
+        health.blp,
+        token_blp,
+        users_blp,
+        events_blp,
+        content_blp,
+        report_blp,
+        user_blp,
+        impact_blp,
+    ):
         extensions.api.register_blueprint(blueprint)
     cli.init_app(app)
     media.init_app(app)

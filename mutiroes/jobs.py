@@ -38,6 +38,12 @@ REGISTRY: dict[str, str] = {
     "send_welcome_email": "mutiroes.users.jobs:send_welcome_email",
     "cleanup_expired_events": "mutiroes.maintenance:cleanup_expired_events",
     "send_event_notification_email": "mutiroes.events.jobs:send_event_notification_email",
+    "send_bulk_event_reminders": "mutiroes.events.jobs:send_bulk_event_reminders",
+    "send_due_event_reminders": "mutiroes.events.jobs:send_due_event_reminders",
+    "process_event_report_statistics": "mutiroes.impact.jobs:process_event_report_statistics",
+    "update_user_statistics": "mutiroes.impact.jobs:update_user_statistics",
+    "check_and_award_badges": "mutiroes.impact.jobs:check_and_award_badges",
+    "generate_monthly_impact_report": "mutiroes.impact.jobs:generate_monthly_impact_report",
 }
 
 

@@ -53,8 +53,22 @@ def purge_old_deliveries(now: dt.datetime) -> int:
     ).rowcount
 
 
+def complete_ended_events(now: dt.datetime) -> int:
+    from mutiroes.events.jobs import complete_ended_events as step
+
+    return step(now)
+
+
+def delete_stale_drafts(now: dt.datetime) -> int:
+    from mutiroes.events.jobs import delete_stale_drafts as step
+
+    return step(now)
+
+
 # name -> step(now) returning how many rows it changed
 CLEANUP_STEPS: dict[str, Callable[[dt.datetime], int]] = {
+    "completed_events": complete_ended_events,
+    "stale_drafts": delete_stale_drafts,
     "expired_sessions": purge_expired_sessions,
     "pushed_outbox_rows": purge_pushed_outbox_rows,
     "old_email_deliveries": purge_old_deliveries,

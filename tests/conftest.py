@@ -16,7 +16,7 @@ from mutiroes.extensions import db
 from tests.services import Postgres, Redis
 
 # tables whose rows come from the migrations (seed data) and survive between tests
-SEEDED_TABLES = {"alembic_version", "event_categories"}
+SEEDED_TABLES = {"alembic_version", "event_categories", "badges"}
 
 
 @pytest.fixture(scope="session")

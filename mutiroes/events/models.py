@@ -133,6 +133,8 @@ class EventParticipant(db.Model):
     checked_in_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    # verified volunteer hours, set only by the report statistics job (mutiroes.impact.jobs); 0 until then
+    hours: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0, server_default="0")
 
     waitlist_position = None  # set per request by the service (never stored)
 

@@ -448,8 +448,10 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
         for user_id in _participant_ids(event.id, ACTIVE_PARTICIPATION_STATUSES):
             _notify(event, user_id, "event_cancelled")
     elif place_or_time_changed:
+        # the moment of this change keys its emails: a retry sends nothing again, a later change is news
+        changed_at = utcnow().isoformat()
         for user_id in _participant_ids(event.id, ("confirmed",)):
-            _notify(event, user_id, "event_changed")
+            _notify(event, user_id, "event_changed", changed_at=changed_at)
     if capacity_grew:
         promote_from_waitlist(event)
     _commit()
@@ -473,7 +475,11 @@ def delete(*, event_id: int, caller: User) -> None:
     """
     event = _get_managed(event_id, caller)
     if event.status not in ("cancelled", "completed") and event.end_date > utcnow():
-        snapshot = {"event_title": event.title, "event_start": event.start_date.isoformat()}
+        snapshot = {
+            "event_title": event.title,
+            "event_start": event.start_date.isoformat(),
+            "event_place": ", ".join(part for part in (event.address, event.city) if part),
+        }
         for user_id in _participant_ids(event.id, ACTIVE_PARTICIPATION_STATUSES):
             _notify(event, user_id, "event_cancelled", **snapshot)
     # explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma

@@ -144,8 +144,14 @@ class PublicProfileSchema(ma.Schema):
     state = ma.fields.String()
     total_events_participated = ma.fields.Integer()
     total_hours_volunteered = ma.fields.Float()
-    badges = ma.fields.List(ma.fields.Dict(), dump_default=list)
-    history = ma.fields.List(ma.fields.Dict())
+    # by class name: the impact schemas build on the events schemas, which build on these
+    badges = ma.fields.List(ma.fields.Nested("EarnedBadgeSchema"), dump_default=list)
+    history = ma.fields.List(
+        ma.fields.Nested("HistoryItemSchema"),
+        metadata={
+            "description": "Verified attendance at public events (latest 20); only with show_participation_history."
+        },
+    )
 
 
 class AvatarUploadSchema(BaseSchema):
@@ -167,7 +173,9 @@ class UserStatsSchema(ma.Schema):
     badges_earned = ma.fields.Integer()
     events_organized = ma.fields.Integer()
     current_month_events = ma.fields.Integer()
-    favorite_categories = ma.fields.List(ma.fields.Dict())
+    favorite_categories = ma.fields.List(
+        ma.fields.Dict(), metadata={"description": "Up to 3 `{id, name, events}`, by verified events."}
+    )
 
 
 __all__ = [name for name in dir() if name.endswith("Schema")] + ["BRAZILIAN_STATES", "NOTIFICATION_KEYS"]

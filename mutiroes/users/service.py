@@ -353,16 +353,13 @@ def get_public(*, username: str) -> User:
     )
     if user is None or not user.is_public_profile:
         raise NotFound("Perfil não encontrado.")
-    return user
+    from mutiroes.impact.service import decorate_public_profile
+
+    return decorate_public_profile(user)
 
 
 def stats(*, user: User) -> dict[str, Any]:
-    """The caller's numbers (zeros until the events domain records participations)."""
-    return {
-        "total_events_participated": user.total_events_participated,
-        "total_hours_volunteered": float(user.total_hours_volunteered),
-        "badges_earned": 0,
-        "events_organized": 0,
-        "current_month_events": 0,
-        "favorite_categories": [],
-    }
+    """The caller's numbers, from verified attendance (see mutiroes.impact)."""
+    from mutiroes.impact.service import user_stats
+
+    return user_stats(user=user)

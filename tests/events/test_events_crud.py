@@ -20,17 +20,6 @@ def event_count(app) -> int:
     return count
 
 
-def requested_notifications(app) -> list[dict]:
-    """The notification jobs committed to the outbox (the email content is tested with the jobs)."""
-    from mutiroes.outbox import OutboxJob
-
-    with app.app_context():
-        rows = db.session.scalars(sa.select(OutboxJob).where(OutboxJob.name == "send_event_notification_email")).all()
-        kwargs = [row.kwargs for row in rows]
-        db.session.remove()
-    return kwargs
-
-
 def test_create_makes_the_caller_organizer_and_applies_defaults(client, user_with_token):
     organizer, headers = user_with_token(first_name="Ana", last_name="Souza")
     payload = event_payload(organizer=999, participants_count=50)
@@ -235,36 +224,7 @@ def test_raising_capacity_promotes_the_waitlist(client, make_event, user_with_to
     assert [statuses[user["id"]] for user, _ in people] == ["confirmed", "confirmed", "waitlisted"]
 
 
-def test_date_change_notifies_confirmed_participants(client, app, make_event, user_with_token):
-    organizer, headers = user_with_token()
-    volunteer, volunteer_headers = user_with_token()
-    event_id = make_event(organizer=organizer)
-    client.post(f"/api/events/{event_id}/join/", headers=volunteer_headers)
-    new_start = utcnow().replace(microsecond=0) + dt.timedelta(days=5)
-    response = client.patch(
-        f"/api/events/{event_id}/",
-        json={"start_date": iso(new_start), "end_date": iso(new_start + dt.timedelta(hours=2))},
-        headers=headers,
-    )
-    assert response.status_code == 200
-    assert response.get_json()["registration_deadline"] == response.get_json()["start_date"]
-    changed = [n for n in requested_notifications(app) if n["notification_type"] == "event_changed"]
-    assert [(n["event_id"], n["user_id"]) for n in changed] == [(event_id, volunteer["id"])]
-
-
-def test_delete_with_participants_sends_cancellations_after_the_row_is_gone(client, app, make_event, user_with_token):
-    organizer, headers = user_with_token()
-    event_id = make_event(organizer=organizer, title="Limpeza do Rio Tietê")
-    volunteers = [user_with_token() for _ in range(2)]
-    for _user, volunteer_headers in volunteers:
-        client.post(f"/api/events/{event_id}/join/", headers=volunteer_headers)
-    assert client.delete(f"/api/events/{event_id}/", headers=headers).status_code == 204
-    assert event_count(app) == 0
-    cancelled = [n for n in requested_notifications(app) if n["notification_type"] == "event_cancelled"]
-    assert sorted(n["user_id"] for n in cancelled) == sorted(user["id"] for user, _ in volunteers)
-    # the job runs after the row is gone, so the request carries what the email needs
-    assert {n["event_title"] for n in cancelled} == {"Limpeza do Rio Tietê"}
-    assert client.get(f"/api/events/{event_id}/").status_code == 404
+# the change and cancellation emails are tested through the real SMTP sink in tests/impact/test_event_emails.py
 
 
 def test_stats_and_my_events(client, make_event, user_with_token):

@@ -55,7 +55,13 @@ def test_cleanup_purges_sessions_and_tokens_past_expiry_only(jobs_app, make_user
         db.session.commit()
 
         counts = jobs.run_now("cleanup_expired_events")
-        assert counts == {"expired_sessions": 3, "pushed_outbox_rows": 1, "old_email_deliveries": 0}
+        assert counts == {
+            "completed_events": 0,
+            "stale_drafts": 0,
+            "expired_sessions": 3,
+            "pushed_outbox_rows": 1,
+            "old_email_deliveries": 0,
+        }
         assert set(db.session.scalars(sa.select(AuthSession.id))) == {"c" * 32, "d" * 32}
         assert set(db.session.scalars(sa.select(RefreshToken.jti))) == {"t-live"}
         # a row never pushed is never purged: nothing is lost
@@ -63,6 +69,8 @@ def test_cleanup_purges_sessions_and_tokens_past_expiry_only(jobs_app, make_user
         remaining = set(db.session.scalars(sa.select(OutboxJob.id)))
         assert "pending-row" in remaining and "old-row" not in remaining and len(remaining) == 2
         assert jobs.run_now("cleanup_expired_events") == {
+            "completed_events": 0,
+            "stale_drafts": 0,
             "expired_sessions": 0,
             "pushed_outbox_rows": 0,
             "old_email_deliveries": 0,
@@ -98,7 +106,7 @@ def test_cli_enqueue_schedule_list_and_relay(jobs_app, rq_connection):
     assert Queue(jobs.PERIODIC, connection=rq_connection).count == 1
 
     listed = runner.invoke(args=["jobs", "list"])
-    assert "not registered" in listed.output and "not implemented yet" in listed.output
+    assert "not registered" in listed.output and "not implemented yet" not in listed.output
     assert runner.invoke(args=["jobs", "schedule"]).output.startswith("created: cleanup-expired-events")
     listed = runner.invoke(args=["jobs", "list"])
     assert "cleanup-expired-events" in listed.output and "next run" in listed.output
