@@ -1,7 +1,8 @@
-"""A small response cache for public lists, invalidated by bumping a version on every write.
+"""A small response cache for public event reads, invalidated by bumping a version on every write.
 
-Keys are ``<namespace>:<version>:<digest of the request>``. A write commits first and then bumps the namespace's
-version, so the next read builds a new key and sees the write; entries of older versions simply expire (TTL).
+Keys are ``<namespace>:<version>:<digest of the request>``. Every commit that wrote a row of a table those responses
+show (``PUBLIC_TABLES``) bumps the version once it has committed — whatever wrote it: a request, a job, the CLI —
+so the next read builds a new key and sees the write; entries of older versions simply expire (TTL).
 Redis holds the version and the entries when ``MUTIROES_REDIS_URL`` is set, so every replica agrees; otherwise a
 per-process dictionary does (the embedded mode runs one process). Redis trouble never fails a request: the caller
 is served uncached.
@@ -11,19 +12,37 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import logging
 import threading
 import time
 
 import marshmallow as ma
 import redis as redis_lib
-from flask import current_app, request
+from flask import current_app, has_app_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from mutiroes.extensions import redis
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 60
+EVENTS = "events"
+# tables whose rows appear in anonymous event lists and details
+PUBLIC_TABLES = frozenset(
+    {
+        "events",
+        "event_categories",
+        "event_participants",
+        "event_comments",
+        "event_photos",
+        "event_resources",
+        "resource_pledges",
+        "users",
+    }
+)
+_WROTE_PUBLIC_ROWS = "mutiroes_cache_wrote_public_rows"
 MEMORY_MAX_ENTRIES = 2048
 
 
@@ -150,3 +169,35 @@ def anonymous_get(namespace: str, schema: ma.Schema, ttl: int = DEFAULT_TTL_SECO
         return wrapper
 
     return decorator
+
+
+# --- invalidation on commit ------------------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_rows(session: Session, _flush_context) -> None:
+    # still the pre-flush state here: the objects this flush wrote
+    for obj in itertools.chain(session.new, session.dirty, session.deleted):
+        if getattr(obj, "__tablename__", None) in PUBLIC_TABLES:
+            session.info[_WROTE_PUBLIC_ROWS] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state) -> None:
+    # single-statement writes (conditional UPDATEs for capacity, bulk deletes) bypass the flush
+    if state.is_update or state.is_delete or state.is_insert:
+        table = getattr(state.statement, "table", None)
+        if table is not None and table.name in PUBLIC_TABLES:
+            state.session.info[_WROTE_PUBLIC_ROWS] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_after_commit(session: Session) -> None:
+    if session.info.pop(_WROTE_PUBLIC_ROWS, False) and has_app_context():
+        bump(EVENTS)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, _previous_transaction) -> None:
+    session.info.pop(_WROTE_PUBLIC_ROWS, None)

@@ -164,9 +164,4 @@ def seed_demo_events() -> int:
         )
         added += 1
     db.session.commit()
-    if added:
-        from mutiroes import cache
-        from mutiroes.events.service import LIST_CACHE
-
-        cache.bump(LIST_CACHE)
     return added

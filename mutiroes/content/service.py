@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from mutiroes import cache, images
+from mutiroes import images
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
 from mutiroes.content.queries import photos_of, resources_of, top_level_comments, with_replies
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
@@ -208,7 +208,6 @@ def set_cover(*, event_id: int, caller: User, upload) -> Event:
     event.cover_image = stored
     _commit_with_file(stored, event_id=event_id)
     images.delete(previous)
-    cache.bump(events.LIST_CACHE)  # list items show the cover
     return events._decorate_detail(event, caller)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from mutiroes import cache, jobs, mail
+from mutiroes import jobs, mail
 from mutiroes.events.models import Event, EventParticipant
 from mutiroes.extensions import db
 from mutiroes.timeutil import to_local, utcnow
@@ -335,7 +335,6 @@ def send_due_event_reminders(reminder: str = "24h") -> dict[str, Any]:
 
 def complete_ended_events(now: dt.datetime) -> int:
     """Published events whose end has passed become completed; their organizers' badges are checked."""
-    from mutiroes.events.service import LIST_CACHE
 
     rows = db.session.execute(
         sa.update(Event)
@@ -346,8 +345,6 @@ def complete_ended_events(now: dt.datetime) -> int:
     ).all()
     for organizer_id in sorted({row.organizer_id for row in rows}):
         jobs.request("check_and_award_badges", user_id=organizer_id)
-    if rows:
-        cache.bump(LIST_CACHE)
     return len(rows)
 
 

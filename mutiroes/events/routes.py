@@ -23,7 +23,7 @@ def categories():
 class Events(MethodView):
     @blp.arguments(schemas.EventQueryArgsSchema, location="query")
     @blp.response(200, schemas.EventPageSchema)
-    @cache.anonymous_get(service.LIST_CACHE, schemas.EventPageSchema())
+    @cache.anonymous_get(cache.EVENTS, schemas.EventPageSchema())
     @optional_auth
     def get(self, args):
         """Events, published ones by default; combinable filters.
@@ -63,6 +63,7 @@ def my_events():
 @blp.route("/<id:event_id>/")
 class EventDetail(MethodView):
     @blp.response(200, schemas.EventDetailSchema)
+    @cache.anonymous_get(cache.EVENTS, schemas.EventDetailSchema())
     @optional_auth
     def get(self, event_id):
         """One event. Drafts and private events exist only for their organizer (404 for anyone else)."""

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mutiroes import cache, jobs
+from mutiroes import jobs
 from mutiroes.content import queries as content
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events.models import (
@@ -30,7 +30,6 @@ from mutiroes.pagination import clamp_page_size, envelope, paginate
 from mutiroes.timeutil import local_today, utcnow
 from mutiroes.users.models import User
 
-LIST_CACHE = "events:list"
 NOTIFICATION_JOB = "send_event_notification_email"
 CHECK_IN_OPENS_BEFORE = dt.timedelta(minutes=60)
 DETAIL_PARTICIPANTS_LIMIT = 100
@@ -50,12 +49,6 @@ PLACE_AND_TIME_FIELDS = ("start_date", "end_date", "address", "city", "state", "
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-
-def _commit() -> None:
-    """Commit, then invalidate cached lists: a read after this sees the write."""
-    db.session.commit()
-    cache.bump(LIST_CACHE)
 
 
 def _is_postgres() -> bool:
@@ -399,7 +392,7 @@ def create(*, organizer: User, data: dict[str, Any]) -> Event:
     _require_category(values["category_id"])
     event = Event(**values, organizer_id=organizer.id)
     db.session.add(event)
-    _commit()
+    db.session.commit()
     return _decorate_detail(event, organizer)
 
 
@@ -454,7 +447,7 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
             _notify(event, user_id, "event_changed", changed_at=changed_at)
     if capacity_grew:
         promote_from_waitlist(event)
-    _commit()
+    db.session.commit()
     return _decorate_detail(event, caller)
 
 
@@ -486,7 +479,7 @@ def delete(*, event_id: int, caller: User) -> None:
     files = content.purge_event(event.id)
     db.session.execute(sa.delete(EventParticipant).where(EventParticipant.event_id == event.id))
     db.session.delete(event)
-    _commit()
+    db.session.commit()
     content.remove_files(files)  # photos and cover go only once the rows pointing at them are gone
 
 
@@ -550,7 +543,7 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
         db.session.rollback()
         raise Conflict("Você já está inscrito neste evento.") from exc
     _notify(event, user.id, "pending" if status == "pending" else "joined")
-    _commit()
+    db.session.commit()
     return _with_positions([participation])[0]
 
 
@@ -569,7 +562,7 @@ def leave(*, event_id: int, user: User) -> None:
     if was_confirmed:
         _release_spot(event.id)
         promote_from_waitlist(event)
-    _commit()
+    db.session.commit()
 
 
 def check_in(*, event_id: int, caller: User, code: str | None = None, user_id: int | None = None) -> EventParticipant:
@@ -605,7 +598,7 @@ def check_in(*, event_id: int, caller: User, code: str | None = None, user_id: i
     if done.rowcount != 1:
         db.session.rollback()
         raise Conflict("O check-in já foi feito.")
-    _commit()
+    db.session.commit()
     return _with_positions([participation])[0]
 
 
@@ -678,7 +671,7 @@ def update_participation(*, event_id: int, pid: int, caller: User, changes: dict
             promote_from_waitlist(event)
         _notify(event, participation.user_id, "rejected")
     db.session.flush()
-    _commit()
+    db.session.commit()
     return _with_positions([participation])[0]
 
 
@@ -693,4 +686,4 @@ def delete_participation(*, event_id: int, pid: int, caller: User) -> None:
     if was_confirmed:
         _release_spot(event.id)
         promote_from_waitlist(event)
-    _commit()
+    db.session.commit()

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from mutiroes import create_app
+from mutiroes.events.models import Event
 from mutiroes.events.sqlfunctions import distance_km
 from mutiroes.extensions import db
 from mutiroes.timeutil import utcnow
@@ -175,6 +176,30 @@ def test_anonymous_list_is_cached_yet_every_write_is_seen(client, make_event, us
     assert client.get("/api/events/").get_json()["count"] == 0
     # authenticated answers are never cached
     assert "X-Cache" not in client.get("/api/events/", headers=headers).headers
+
+
+def test_anonymous_detail_is_cached_and_content_and_job_writes_are_seen(app, client, make_event, user_with_token):
+    organizer, headers = user_with_token()
+    event_id = make_event(organizer=organizer)
+    assert client.get(f"/api/events/{event_id}/").headers["X-Cache"] == "miss"
+    cached = client.get(f"/api/events/{event_id}/")
+    assert cached.headers["X-Cache"] == "hit"
+    assert cached.get_json()["comments"] == []
+    # a write of another domain (a comment) is seen by the next anonymous read
+    posted = client.post(f"/api/events/{event_id}/comments/", json={"content": "Vou levar luvas!"}, headers=headers)
+    assert posted.status_code == 201
+    fresh = client.get(f"/api/events/{event_id}/")
+    assert fresh.headers["X-Cache"] == "miss"
+    assert [c["content"] for c in fresh.get_json()["comments"]] == ["Vou levar luvas!"]
+    # so is a write made by a job, outside any request
+    with app.app_context():
+        db.session.execute(sa.update(Event).where(Event.id == event_id).values(title="Título mudado por um job"))
+        db.session.commit()
+    assert client.get(f"/api/events/{event_id}/").get_json()["title"] == "Título mudado por um job"
+    # the organizer's own view is never served from the anonymous cache
+    organizer_view = client.get(f"/api/events/{event_id}/", headers=headers)
+    assert "X-Cache" not in organizer_view.headers
+    assert "check_in_code" in organizer_view.get_json()
 
 
 def test_cache_in_process_without_redis_and_uncached_when_redis_is_down(make_config, make_event, user_with_token):
