@@ -30,6 +30,10 @@ def redis_for_workers(url: str) -> Redis:
 class MutiroesWorker(SimpleWorker):
     """An RQ worker that also runs the outbox relay while it works."""
 
+    # RQ waits 1, 2, 4... up to 60 s between attempts to reach a Redis that went away; capped at 5 s, the jobs the
+    # relay pushes after a longer outage start within seconds of Redis coming back (an attempt costs one connect)
+    max_connection_wait_time = 5.0
+
     def __init__(self, *args, app=None, relay_interval: float | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.app = app
