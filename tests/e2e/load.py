@@ -30,6 +30,7 @@ class Result:
     path: str
     status: int | None
     error: str | None = None
+    retry_after: str | None = None
     started: float = 0.0  # time.monotonic() when it was sent
     elapsed: float = 0.0  # seconds until the whole answer was read (a re-send on a stale connection included)
 
@@ -124,7 +125,7 @@ def get(path: str, headers: dict | None = None) -> Callable[[http.client.HTTPCon
         conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         response.read()
-        return Result("GET", path, response.status)
+        return Result("GET", path, response.status, retry_after=response.getheader("Retry-After"))
 
     step.idempotent = True
     return step
