@@ -303,3 +303,36 @@ def test_eleventh_login_in_a_minute_gets_429_and_security_headers_are_on_200_404
     # /nginx_status is for localhost only
     assert request(port, "GET", "/nginx_status", source_ip=ip)[0] == 403
     assert request(port, "GET", "/nginx_status")[0] == 200
+
+
+def test_metrics_add_up_every_worker_of_a_replica_and_are_not_public_and_rq_dashboard_is_behind_nginx(cluster):
+    port, state = nginx_port(cluster), cluster.load()
+    replica = state.api_ports[0]
+
+    def served_categories(text: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("mutiroes_http_requests_total{")
+            and 'route="/api/events/categories/"' in line
+            and 'method="GET"' in line
+        )
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{replica}/metrics", timeout=5) as response:  # noqa: S310
+            return response.read().decode()
+
+    before = served_categories(scrape())
+    for _ in range(20):  # a connection each: gunicorn spreads them over the replica's workers
+        assert request(replica, "GET", CATEGORIES)[0] == 200
+    # whichever worker answers the scrape, it reports the sum over all of them (prometheus multiprocess mode)
+    assert {served_categories(scrape()) - before for _ in range(6)} == {20.0}
+    assert "mutiroes_breaker_state" in scrape()
+
+    for path in ("/metrics", "/metrics/", "//metrics"):
+        status, headers, body = request(port, "GET", path, source_ip="127.0.0.18")
+        assert status == 404 and set(body) == {"detail"}, (path, status)
+        assert headers["x-frame-options"] == "DENY"
+
+    status, headers, _ = request(port, "GET", "/rq/", source_ip="127.0.0.18")
+    assert status == 401 and headers["www-authenticate"].startswith("Basic")
