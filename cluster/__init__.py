@@ -666,11 +666,23 @@ serverurl=unix://{run / "supervisor.sock"}
             if endpoint not in self.upstream():
                 raise ClusterError(f"{name} did not come back")
 
-    def restart_consul(self) -> None:
-        """Restart the dev agent and then consul-template: a dev agent keeps no state, so its index restarts low
-        and consul-template's blocking queries (still on the old, higher index) would wait out their 60 s first."""
+    def restart_consul(self, *, timeout: float = 30) -> None:
+        """Restart the dev agent, then consul-template once the replicas are passing in it again.
+
+        A dev agent keeps no state: it comes back with an empty catalog and a low index. consul-template's blocking
+        queries (still on the old, higher index) would wait out their 60 s before seeing it, so it is restarted too;
+        but only after every replica has registered again and passed its check, or it would render the empty
+        catalog and nginx would answer 503 until they had. Meanwhile nginx keeps its last upstream.
+        """
+        state = self.load()
         self.supervisorctl("restart", "consul")
-        wait_for_port(self.load().ports["consul_http"])
+        wait_for_port(state.ports["consul_http"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                if self.consul_passing(state) >= self.endpoints(state):
+                    break
+            time.sleep(0.25)
         self.supervisorctl("restart", "consul-template")
 
     def status(self) -> dict:

@@ -222,8 +222,9 @@ def test_replicas_serve_while_consul_is_down_and_register_again_by_themselves(cl
             # nginx keeps its last upstream and the replicas keep serving; their registration thread keeps retrying
             time.sleep(3)
         finally:
-            cluster.restart_consul()  # a dev agent comes back empty: nobody re-registers the replicas but themselves
-        restarted_at = time.monotonic()
+            restarted_at = time.monotonic()
+            # a dev agent comes back empty: nobody re-registers the replicas but themselves
+            cluster.restart_consul()
         cluster.wait_until_routed(state, timeout=45)
         recovery = time.monotonic() - restarted_at
         time.sleep(1)
