@@ -197,6 +197,9 @@ class Cluster:
         env = self.app_env(state)
         env["MUTIROES_BIND"] = f"127.0.0.1:{state.api_ports[index]}"
         env["MUTIROES_DRAIN_FILE"] = str(self.dir / "run" / f"api-{index + 1}.draining")
+        # one folder per replica, emptied by gunicorn.conf.py at each start, deleted with the cluster (a replica
+        # killed with -9 leaves no temporary folder behind)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "metrics" / f"api-{index + 1}")
         return env
 
     @staticmethod
