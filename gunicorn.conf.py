@@ -7,8 +7,24 @@ listens and drains it on SIGTERM (mutiroes.discovery); the application is loaded
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import tempfile
+
+# Request metrics of every worker of this replica add up on /metrics through prometheus_client's multiprocess
+# mode. Its folder must be set before prometheus_client is first imported (it picks its value class then), and it
+# must start empty: files left by an earlier run would count that run's requests again. So each start of a replica
+# gets a fresh folder of its own, removed when the master exits; an operator-given PROMETHEUS_MULTIPROC_DIR (one per
+# replica, e.g. a tmpfs in a container) is emptied instead.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _metrics_dir, _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"], False
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for _stale in glob.glob(os.path.join(_metrics_dir, "*.db")):
+        os.remove(_stale)
+else:
+    _metrics_dir, _own_metrics_dir = tempfile.mkdtemp(prefix="mutiroes-metrics-"), True
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 # Each sync worker serves one request at a time: a pool of threads + 1 and one overflow connection is plenty, and
 # keeps 3 replicas x 4 workers x 2-3 connections (24-36) far below PostgreSQL's max_connections (100 by default).
@@ -84,9 +100,18 @@ def post_fork(server, worker):
     redis.reset_after_fork(app)
 
 
+def child_exit(server, worker):
+    """A dead worker's live gauges must not be reported any more (its counters stay in the sum)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, _metrics_dir)
+
+
 def on_exit(server):
     from mutiroes import discovery
 
     if _registration is not None:
         _registration.stop()
     discovery.clear_draining(settings.drain_file)
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

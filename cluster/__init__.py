@@ -1,11 +1,12 @@
 """The local cluster: the distributed topology as real processes on one machine, no Docker.
 
 PostgreSQL, Redis, a Consul dev agent, consul-template, nginx, N API replicas (gunicorn), the RQ workers, the
-scheduler, rq-dashboard and an SMTP sink, each a supervisor program, all state under one folder (``.cluster/`` for
+scheduler and an SMTP sink, each a supervisor program, all state under one folder (``.cluster/`` for
 ``make cluster``; a temporary one for the end-to-end tests, which drive it through this same class).
 
 The RQ programs are included only when their modules exist (``workers/worker.py``, ``workers/scheduler.py``,
-``workers/smtp_sink.py``) and rq-dashboard only when it is installed, so the cluster runs on any checkout.
+``workers/smtp_sink.py``), so the cluster runs on any checkout. rq-dashboard is no program of its own: the API
+mounts it at ``/rq/`` for staff (mutiroes/dashboard.py), so it is reached through nginx like the rest of the API.
 """
 
 from __future__ import annotations
@@ -33,6 +34,19 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SERVICE_NAME = "mutiroes-api"
 PG_USER = os.environ.get("MUTIROES_CLUSTER_PG_USER", "nobody")
 CONSUL_PORT_NAMES = ("consul_dns", "consul_serf_lan", "consul_serf_wan", "consul_server", "consul_grpc")
+
+
+# Shorter than production's defaults, so that on one machine a fault heals within seconds (the fault-injection
+# tests rely on them; a cluster's extra_env overrides any of them):
+# - an open circuit tries its dependency again after 10 s (production: 60 s), so readiness turns green, Consul
+#   passes the replicas and nginx routes them again well within 30 s of a database coming back;
+# - a job failing on SMTP is retried after 2, 4, 8, 15 and 30 s: about a minute of outage is absorbed;
+# - the outbox relay of each worker looks for rows Redis could not take every 2 s (production: 10 s).
+CLUSTER_DEFAULTS = {
+    "MUTIROES_BREAKER_RESET_SECONDS": "10",
+    "MUTIROES_JOB_RETRY_INTERVALS": "2,4,8,15,30",
+    "MUTIROES_OUTBOX_RELAY_INTERVAL_SECONDS": "2",
+}
 
 
 class ClusterError(RuntimeError):
@@ -135,7 +149,7 @@ class Cluster:
                 ports[name] = wanted
             else:
                 raise ClusterError(f"port {wanted} ({name}) is taken; stop what uses it or run `make cluster-down`")
-        for name in ("postgres", "redis", "smtp", "dashboard", *CONSUL_PORT_NAMES):
+        for name in ("postgres", "redis", "smtp", *CONSUL_PORT_NAMES):
             ports[name] = free_port()
         return State(
             ports=ports,
@@ -156,7 +170,7 @@ class Cluster:
             "database": f"postgresql+psycopg2://mutiroes@127.0.0.1:{p['postgres']}/mutiroes",
             "redis": f"redis://127.0.0.1:{p['redis']}/0",
             "smtp": f"127.0.0.1:{p['smtp']}",
-            "rq_dashboard": f"http://127.0.0.1:{p['dashboard']}/",
+            "rq_dashboard": f"http://127.0.0.1:{p['nginx']}/rq/",
         }
 
     def app_env(self, state: State) -> dict[str, str]:
@@ -172,6 +186,7 @@ class Cluster:
             "MUTIROES_MEDIA_ROOT": str(self.media_root),
             "MUTIROES_UPSTREAM_FILE": str(self.upstream_file),
             "MUTIROES_INSTANCE_PATH": str(self.dir / "instance"),
+            **CLUSTER_DEFAULTS,
         }
         if self._module_exists("workers/smtp_sink.py"):
             env.update(MUTIROES_SMTP_HOST="127.0.0.1", MUTIROES_SMTP_PORT=str(state.ports["smtp"]))
@@ -182,6 +197,9 @@ class Cluster:
         env = self.app_env(state)
         env["MUTIROES_BIND"] = f"127.0.0.1:{state.api_ports[index]}"
         env["MUTIROES_DRAIN_FILE"] = str(self.dir / "run" / f"api-{index + 1}.draining")
+        # one folder per replica, emptied by gunicorn.conf.py at each start, deleted with the cluster (a replica
+        # killed with -9 leaves no temporary folder behind)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "metrics" / f"api-{index + 1}")
         return env
 
     @staticmethod
@@ -203,8 +221,6 @@ class Cluster:
             names.append("scheduler")
         if self._module_exists("workers/smtp_sink.py"):
             names.append("smtp-sink")
-        if (Path(sys.executable).parent / "rq-dashboard").exists():
-            names.append("rq-dashboard")
         return names
 
     def _program(self, name: str, command: str, *, priority: int, env: dict | None = None, **options) -> str:
@@ -355,16 +371,6 @@ serverurl=unix://{run / "supervisor.sock"}
                     "smtp-sink",
                     f"{python} -m workers.smtp_sink --host 127.0.0.1 --port {p['smtp']} --dir {self.dir / 'mail'}",
                     priority=10,
-                    autorestart="true",
-                )
-            )
-        if "rq-dashboard" in optional:
-            sections.append(
-                self._program(
-                    "rq-dashboard",
-                    f"{Path(python).parent / 'rq-dashboard'} --bind 127.0.0.1 --port {p['dashboard']} "
-                    f"--redis-url {self.urls(state)['redis']}",
-                    priority=50,
                     autorestart="true",
                 )
             )
@@ -663,11 +669,23 @@ serverurl=unix://{run / "supervisor.sock"}
             if endpoint not in self.upstream():
                 raise ClusterError(f"{name} did not come back")
 
-    def restart_consul(self) -> None:
-        """Restart the dev agent and then consul-template: a dev agent keeps no state, so its index restarts low
-        and consul-template's blocking queries (still on the old, higher index) would wait out their 60 s first."""
+    def restart_consul(self, *, timeout: float = 30) -> None:
+        """Restart the dev agent, then consul-template once the replicas are passing in it again.
+
+        A dev agent keeps no state: it comes back with an empty catalog and a low index. consul-template's blocking
+        queries (still on the old, higher index) would wait out their 60 s before seeing it, so it is restarted too;
+        but only after every replica has registered again and passed its check, or it would render the empty
+        catalog and nginx would answer 503 until they had. Meanwhile nginx keeps its last upstream.
+        """
+        state = self.load()
         self.supervisorctl("restart", "consul")
-        wait_for_port(self.load().ports["consul_http"])
+        wait_for_port(state.ports["consul_http"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                if self.consul_passing(state) >= self.endpoints(state):
+                    break
+            time.sleep(0.25)
         self.supervisorctl("restart", "consul-template")
 
     def status(self) -> dict:

@@ -24,8 +24,7 @@ def _print_urls(cluster: Cluster) -> None:
     print(f"PostgreSQL:      {urls['database']}")
     print(f"Redis:           {urls['redis']}")
     names = cluster.optional_programs()
-    if "rq-dashboard" in names:
-        print(f"rq-dashboard:    {urls['rq_dashboard']}")
+    print(f"rq-dashboard:    {urls['rq_dashboard']} (staff credentials)")
     if "smtp-sink" in names:
         print(f"SMTP sink:       {urls['smtp']} (messages in {cluster.dir / 'mail'})")
     print(f"state and logs:  {cluster.dir}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 
 import marshmallow as ma
 from flask import current_app
@@ -16,6 +18,12 @@ from mutiroes.resilience import breakers
 blp = Blueprint("health", __name__, description="Estado do processo e das dependências.")
 
 VERSION = "0.1.0"
+
+# Consul, nginx and operators may ask for readiness many times a second; Redis is pinged at most once per this
+# interval by each process, the answers in between reuse the last result.
+REDIS_READINESS_TTL_SECONDS = 1.5
+_redis_ping_lock = threading.Lock()
+_REDIS_PING_KEY = "mutiroes_readiness_redis"  # app.extensions: (monotonic time of the last ping, its result)
 
 
 class StatusSchema(ma.Schema):
@@ -80,6 +88,21 @@ def check_redis() -> dict:
         return {"status": "down"}
 
 
+def check_redis_cached() -> dict:
+    """check_redis, at most once per REDIS_READINESS_TTL_SECONDS in this process (one ping at a time)."""
+    extensions = current_app.extensions
+    cached = extensions.get(_REDIS_PING_KEY)
+    if cached is not None and time.monotonic() - cached[0] < REDIS_READINESS_TTL_SECONDS:
+        return cached[1]
+    with _redis_ping_lock:
+        cached = extensions.get(_REDIS_PING_KEY)  # another thread may have pinged while this one waited
+        if cached is not None and time.monotonic() - cached[0] < REDIS_READINESS_TTL_SECONDS:
+            return cached[1]
+        result = check_redis()
+        extensions[_REDIS_PING_KEY] = (time.monotonic(), result)
+        return result
+
+
 def _paths(name: str) -> list[str]:
     return [f"/{name}/", f"/api/{name}/"]
 
@@ -101,14 +124,22 @@ for _path in _paths("readiness"):
 
     @blp.route(_path, methods=["GET"], endpoint=f"readiness{_path.count('/')}")
     @blp.response(200, StatusSchema)
-    @blp.alt_response(503, schema=StatusSchema, description="A dependency is down, or the replica is draining.")
+    @blp.alt_response(503, schema=StatusSchema, description="The database is down, or the replica is draining.")
     def readiness():
-        """200 when the database and Redis answer; 503 naming the failing check, and while draining."""
-        checks = {"database": check_database(), "redis": check_redis()}
+        """200 when the database answers (`degraded` while Redis is down); 503 without the database or while
+        draining.
+
+        Redis is reported but does not fail readiness: every replica shares it and serves without it (reads from
+        the database, jobs waiting in the outbox), so failing them all would only turn a degraded service into none.
+        """
+        checks = {"database": check_database(), "redis": check_redis_cached()}
         if is_draining():
             checks["draining"] = {"status": "draining"}
-        healthy = all(check["status"] in ("up", "disabled") for check in checks.values())
-        return _respond({"status": "ready" if healthy else "unavailable", "checks": checks}, healthy)
+        healthy = checks["database"]["status"] in ("up", "disabled") and "draining" not in checks
+        status = "unavailable"
+        if healthy:
+            status = "ready" if checks["redis"]["status"] in ("up", "disabled") else "degraded"
+        return _respond({"status": status, "checks": checks}, healthy)
 
 
 for _path in _paths("health"):

@@ -13,6 +13,23 @@ import pytest
 
 from cluster import TOOLS_BIN, Cluster
 
+_REPORTS: list[str] = []
+
+
+def report(name: str, **figures) -> str:
+    """One line per fault test: printed at once and again in the run's summary."""
+    line = f"{name}: " + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in figures.items())
+    print(line)
+    _REPORTS.append(line)
+    return line
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORTS:
+        terminalreporter.section("fault injection")
+        for line in _REPORTS:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture(scope="session")
 def cluster():

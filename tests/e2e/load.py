@@ -30,6 +30,9 @@ class Result:
     path: str
     status: int | None
     error: str | None = None
+    retry_after: str | None = None
+    started: float = 0.0  # time.monotonic() when it was sent
+    elapsed: float = 0.0  # seconds until the whole answer was read (a re-send on a stale connection included)
 
 
 @dataclass
@@ -81,7 +84,9 @@ class Load:
         while not self._stop.is_set() and time.monotonic() < deadline and len(self.results) < MAX_REQUESTS:
             step = self.steps[i % len(self.steps)]
             i += 1
+            started = time.monotonic()
             result, reusable = self._send(step, conn)
+            result.started, result.elapsed = started, time.monotonic() - started
             if reusable is not None:
                 conn = reusable
             elif getattr(step, "idempotent", False):
@@ -107,6 +112,10 @@ class Load:
     def failures(self) -> list[Result]:
         return [r for r in self.results if r.error or r.status is None or r.status >= 400]
 
+    def worst_latency(self, since: float = 0.0, until: float = float("inf")) -> float:
+        """The longest answer among the requests sent between two time.monotonic() instants."""
+        return max((r.elapsed for r in self.results if since <= r.started <= until), default=0.0)
+
     def summary(self) -> Counter:
         return Counter((r.method, r.status) for r in self.results)
 
@@ -116,7 +125,7 @@ def get(path: str, headers: dict | None = None) -> Callable[[http.client.HTTPCon
         conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         response.read()
-        return Result("GET", path, response.status)
+        return Result("GET", path, response.status, retry_after=response.getheader("Retry-After"))
 
     step.idempotent = True
     return step

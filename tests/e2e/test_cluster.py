@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from tests.e2e.conftest import report
 from tests.e2e.load import Load, Result, get, idempotent, request
 
 pytestmark = pytest.mark.e2e
@@ -214,14 +215,29 @@ def test_with_no_healthy_replica_nginx_answers_503_json_and_everything_recovers_
 def test_replicas_serve_while_consul_is_down_and_register_again_by_themselves(cluster):
     port, ip = nginx_port(cluster), "127.0.0.15"
     state = cluster.load()
-    cluster.supervisorctl("stop", "consul")
-    try:
-        # nginx keeps its last upstream and the replicas keep serving; their registration thread keeps retrying
-        time.sleep(3)
-        assert all(request(port, "GET", CATEGORIES, source_ip=ip)[0] == 200 for _ in range(10))
-    finally:
-        cluster.restart_consul()  # a dev agent comes back empty: nobody re-registers the replicas but themselves
-    cluster.wait_until_routed(state, timeout=45)
+    with Load(port, ip, steps=[get(CATEGORIES), get("/api/events/")], threads=2) as load:
+        time.sleep(1)
+        cluster.supervisorctl("stop", "consul")
+        try:
+            # nginx keeps its last upstream and the replicas keep serving; their registration thread keeps retrying
+            time.sleep(3)
+        finally:
+            restarted_at = time.monotonic()
+            # a dev agent comes back empty: nobody re-registers the replicas but themselves
+            cluster.restart_consul()
+        cluster.wait_until_routed(state, timeout=45)
+        recovery = time.monotonic() - restarted_at
+        time.sleep(1)
+    report(
+        "consul agent restarted",
+        sent=len(load.results),
+        failures=len(load.failures()),
+        worst_latency=f"{load.worst_latency():.3f}s",
+        recovery=f"{recovery:.1f}s",
+    )
+    assert len(load.results) > 50
+    assert load.failures() == [], load.summary()
+    assert recovery <= 30
     assert len(cluster.consul_get("/v1/health/service/mutiroes-api")) == 3
 
     # an agent that forgets one replica (as Consul does after a minute critical) gets it back within seconds
@@ -288,3 +304,36 @@ def test_eleventh_login_in_a_minute_gets_429_and_security_headers_are_on_200_404
     # /nginx_status is for localhost only
     assert request(port, "GET", "/nginx_status", source_ip=ip)[0] == 403
     assert request(port, "GET", "/nginx_status")[0] == 200
+
+
+def test_metrics_add_up_every_worker_of_a_replica_and_are_not_public_and_rq_dashboard_is_behind_nginx(cluster):
+    port, state = nginx_port(cluster), cluster.load()
+    replica = state.api_ports[0]
+
+    def served_categories(text: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("mutiroes_http_requests_total{")
+            and 'route="/api/events/categories/"' in line
+            and 'method="GET"' in line
+        )
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{replica}/metrics", timeout=5) as response:  # noqa: S310
+            return response.read().decode()
+
+    before = served_categories(scrape())
+    for _ in range(20):  # a connection each: gunicorn spreads them over the replica's workers
+        assert request(replica, "GET", CATEGORIES)[0] == 200
+    # whichever worker answers the scrape, it reports the sum over all of them (prometheus multiprocess mode)
+    assert {served_categories(scrape()) - before for _ in range(6)} == {20.0}
+    assert "mutiroes_breaker_state" in scrape()
+
+    for path in ("/metrics", "/metrics/", "//metrics"):
+        status, headers, body = request(port, "GET", path, source_ip="127.0.0.18")
+        assert status == 404 and set(body) == {"detail"}, (path, status)
+        assert headers["x-frame-options"] == "DENY"
+
+    status, headers, _ = request(port, "GET", "/rq/", source_ip="127.0.0.18")
+    assert status == 401 and headers["www-authenticate"].startswith("Basic")

@@ -1,0 +1,519 @@
+"""Fault injection on the local cluster: real processes stopped, frozen and restarted under bounded load.
+
+Each test prints a one-line report (requests sent, failures, worst latency, time to recover, e-mails lost or
+duplicated; also repeated at the end of the run) and asserts on those numbers. The Consul agent restart is covered
+in test_cluster.py (test_replicas_serve_while_consul_is_down_and_register_again_by_themselves), under load and
+with the same report. Timings the cluster runs with (cluster.CLUSTER_DEFAULTS): breakers try again after 10 s,
+jobs retry after 2, 4, 8, 15 and 30 s, the outbox relay runs every 2 s; nginx gives a replica 5 s to answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import http.client
+import itertools
+import json
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.e2e.conftest import report
+from tests.e2e.load import Load, Result, get, idempotent, request
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "mutirao-resiliente-42"
+CATEGORIES = "/api/events/categories/"
+EVENTS = "/api/events/"
+READ_TIMEOUT = 5.0  # nginx's proxy_read_timeout
+_ips = itertools.count(1)
+
+
+def fresh_ip() -> str:
+    """A loopback source address of its own: nginx allows 10 registrations or logins a minute per address."""
+    n = next(_ips)
+    return f"127.0.{100 + n // 250}.{n % 250 + 1}"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture(scope="module")
+def port(cluster) -> int:
+    return cluster.load().ports["nginx"]
+
+
+@pytest.fixture(scope="module")
+def sql(cluster):
+    engine = sa.create_engine(cluster.urls()["database"], pool_pre_ping=True)
+
+    def run(statement: str, **params) -> list:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(statement), params).all()
+
+    yield run
+    engine.dispose()
+
+
+# --- accounts, events, mail ----------------------------------------------------------------------------------
+
+
+def register(port: int, username: str, log: list[Result] | None = None) -> int:
+    started = time.monotonic()
+    status, headers, _ = request(
+        port,
+        "POST",
+        "/api/users/register/",
+        body={
+            "username": username,
+            "email": f"{username}@example.org",
+            "password": PASSWORD,
+            "password_confirm": PASSWORD,
+        },
+        source_ip=fresh_ip(),
+    )
+    if log is not None:
+        result = Result("POST", "/api/users/register/", status, retry_after=headers.get("retry-after"))
+        result.started, result.elapsed = started, time.monotonic() - started
+        log.append(result)
+    return status
+
+
+def login(port: int, username: str) -> dict:
+    status, _, tokens = request(
+        port,
+        "POST",
+        "/api/token/",
+        body={"email": f"{username}@example.org", "password": PASSWORD},
+        source_ip=fresh_ip(),
+    )
+    assert status == 200, (status, tokens)
+    return tokens
+
+
+def account(port: int, username: str) -> dict:
+    assert register(port, username) == 201
+    return {"username": username, "email": f"{username}@example.org", **login(port, username)}
+
+
+def bearer(tokens: dict) -> dict:
+    return {"Authorization": f"Bearer {tokens['access']}"}
+
+
+def create_event(port: int, organizer: dict, **fields) -> int:
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
+    body = {
+        "title": "Mutirão de limpeza do mangue",
+        "description": "Retirada de lixo do mangue com a comunidade.",
+        "category": 1,
+        "address": "Rua do Porto, 10",
+        "city": "Santos",
+        "state": "SP",
+        "latitude": -23.96,
+        "longitude": -46.33,
+        "start_date": start.isoformat(),
+        "end_date": (start + dt.timedelta(hours=3)).isoformat(),
+        "max_participants": 500,
+        **fields,
+    }
+    status, _, event = request(port, "POST", EVENTS, body=body, headers=bearer(organizer), source_ip=fresh_ip())
+    assert status == 201, event
+    return event["id"]
+
+
+def mailbox(cluster) -> tuple[Counter, Counter]:
+    """(messages per recipient, messages per Message-ID) in the SMTP sink's folder."""
+    recipients, message_ids = Counter(), Counter()
+    for path in Path(cluster.dir / "mail").glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes())
+        recipients[message["X-Sink-Rcpt-To"].strip().lower()] += 1
+        message_ids[message["Message-ID"]] += 1
+    return recipients, message_ids
+
+
+def wait_for_mail(cluster, expected: set[str], timeout: float) -> float | None:
+    """Seconds until every expected recipient had a message, or None when some never got one."""
+    started = time.monotonic()
+    arrived = wait_for(lambda: all(mailbox(cluster)[0][r] for r in expected), timeout=timeout, interval=0.5)
+    return time.monotonic() - started if arrived else None
+
+
+def mail_losses(cluster, expected: set[str]) -> tuple[int, int]:
+    """(recipients with no message, extra copies of any message): both must be 0."""
+    recipients, message_ids = mailbox(cluster)
+    lost = sum(1 for r in expected if recipients[r] == 0)
+    duplicated = sum(count - 1 for count in message_ids.values() if count > 1)
+    duplicated += sum(recipients[r] - 1 for r in expected if recipients[r] > 1)
+    return lost, duplicated
+
+
+def timed_request(log: list[Result], port: int, method: str, path: str, **kwargs):
+    started = time.monotonic()
+    status, headers, body = request(port, method, path, **kwargs)
+    log.append(
+        Result(
+            method,
+            path,
+            status,
+            retry_after=headers.get("retry-after"),
+            started=started,
+            elapsed=time.monotonic() - started,
+        )
+    )
+    return status, headers, body
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------------------
+
+
+def test_postgres_stopped_for_20s_under_load_answers_fast_recovers_and_writes_nothing_partial(cluster, port, sql):
+    state = cluster.load()
+    organizer = account(port, "pg_organizer")
+    event_id = create_event(port, organizer)
+    joiners = [account(port, f"pg_joiner{i}") for i in range(6)]
+    assert request(port, "GET", EVENTS)[0] == 200  # the anonymous list is now in the cache
+
+    # writes of the load: joins and leaves turn by turn over a few accounts, and registrations of new accounts
+    turn = itertools.cycle(joiners)
+    joined: dict[str, bool] = {}
+    registrations: list[tuple[str, int | None]] = []
+    names = (f"pg_new{i}" for i in itertools.count())
+    lock = threading.Lock()
+
+    def join_or_leave(conn: http.client.HTTPConnection) -> Result:
+        with lock:
+            who = next(turn)
+            action = "leave" if joined.get(who["username"]) else "join"
+        path = f"/api/events/{event_id}/{action}/"
+        conn.request("POST", path, body="{}", headers={"Content-Type": "application/json", **bearer(who)})
+        response = conn.getresponse()
+        response.read()
+        with lock:
+            if response.status in (200, 201) or (action == "join" and response.status == 409):
+                joined[who["username"]] = action == "join"
+            elif action == "leave" and response.status == 404:
+                joined[who["username"]] = False
+        return Result("POST", path, response.status, retry_after=response.getheader("Retry-After"))
+
+    def register_one(_conn: http.client.HTTPConnection) -> Result:
+        with lock:
+            username = next(names)
+        answer: list[Result] = []
+        try:
+            status = register(port, username, answer)
+        except OSError as exc:
+            registrations.append((username, None))
+            return Result("POST", "/api/users/register/", None, str(exc))
+        registrations.append((username, status))
+        return answer[0]
+
+    profile = idempotent(get("/api/users/profile/", headers=bearer(organizer)))
+    steps = [get(EVENTS), join_or_leave, get(CATEGORIES), get(f"{EVENTS}{event_id}/"), profile, register_one]
+
+    with Load(port, "127.0.0.21", steps=steps, threads=3, pause=0.1) as load:
+        time.sleep(2)
+        cluster.supervisorctl("stop", "postgres")
+        down_at = time.monotonic()
+        time.sleep(20)
+        cluster.supervisorctl("start", "postgres")
+        up_at = time.monotonic()
+
+        def recovered() -> bool:
+            if cluster.upstream() != cluster.endpoints(state):
+                return False
+            status, _, _ = request(port, "GET", "/api/users/profile/", headers=bearer(organizer))
+            return status == 200
+
+        back = wait_for(recovered, timeout=45, interval=0.25)
+        recovered_at = time.monotonic()
+        time.sleep(3)
+
+    during = [r for r in load.results if down_at <= r.started < up_at]
+    after = [r for r in load.results if r.started >= recovered_at + 1]
+    unexpected_during = [r for r in during if r.status not in (200, 503)]
+    cached = [r for r in during if r.status == 200]
+    unexplained_503 = [r for r in during if r.status == 503 and not r.retry_after]
+    failures = [r for r in load.results if r.status is None or r.status >= 400]
+    after_failures = [r for r in after if r.status is None or r.status >= 400 and r.status != 409]
+    worst = load.worst_latency(down_at, up_at)
+
+    # nothing half-written: every user has its welcome job, every participation its notification job, and the
+    # event's counter matches its confirmed participants
+    orphans_users = sql(
+        "SELECT u.username FROM users u WHERE NOT EXISTS (SELECT 1 FROM outbox_jobs o "
+        "WHERE o.name = 'send_welcome_email' AND (o.kwargs->>'user_id')::int = u.id)"
+    )
+    orphans_participants = sql(
+        "SELECT p.user_id FROM event_participants p WHERE p.event_id = :e AND NOT EXISTS (SELECT 1 FROM outbox_jobs o "
+        "WHERE o.name = 'send_event_notification_email' AND (o.kwargs->>'user_id')::int = p.user_id "
+        "AND (o.kwargs->>'event_id')::int = p.event_id)",
+        e=event_id,
+    )
+    counter, confirmed = sql(
+        "SELECT e.confirmed_count, (SELECT count(*) FROM event_participants p WHERE p.event_id = e.id "
+        "AND p.status = 'confirmed') FROM events e WHERE e.id = :e",
+        e=event_id,
+    )[0]
+    stored = {row[0] for row in sql("SELECT username FROM users WHERE username LIKE 'pg_new%'")}
+    created = {name for name, status in registrations if status == 201}
+    refused = {name for name, status in registrations if status != 201}
+
+    expected_mail = {f"{name}@example.org" for name in created | {j["username"] for j in joiners}}
+    mail_wait = wait_for_mail(cluster, expected_mail, timeout=30)
+    lost, duplicated = mail_losses(cluster, expected_mail)
+    recovery = recovered_at - up_at
+    report(
+        "postgres stopped 20 s",
+        sent=len(load.results),
+        failures=len(failures),
+        during_outage=len(during),
+        served_from_cache=len(cached),
+        worst_latency_during_outage=f"{worst:.3f}s",
+        recovery=f"{recovery:.1f}s",
+        registrations=f"{len(created)} created/{len(refused)} refused",
+        emails_lost=lost,
+        emails_duplicated=duplicated,
+    )
+    assert back, "the cluster did not recover within 45 s of the database's restart"
+    assert len(during) >= 50, load.summary()
+    assert worst < 1.0, sorted(r.elapsed for r in during)[-5:]
+    assert unexpected_during == [], Counter((r.method, r.path, r.status, r.error) for r in unexpected_during)
+    assert unexplained_503 == []
+    assert all(r.method == "GET" and r.path == EVENTS for r in cached)  # only the anonymous list has a cache
+    assert recovery <= 30
+    assert after_failures == [], Counter((r.method, r.path, r.status) for r in after_failures)
+    assert orphans_users == [] and orphans_participants == []
+    assert counter == confirmed
+    assert created <= stored and not (refused & stored), (created - stored, refused & stored)
+    assert created and refused  # writes were both refused during the outage and accepted after it
+    assert mail_wait is not None and (lost, duplicated) == (0, 0)
+
+
+# --- Redis ---------------------------------------------------------------------------------------------------
+
+
+def test_redis_stopped_registrations_and_joins_succeed_mail_arrives_once_and_revoked_tokens_stay_revoked(
+    cluster, port, sql
+):
+    state = cluster.load()
+    organizer = account(port, "rd_organizer")
+    event_id = create_event(port, organizer)
+    joiners = [account(port, f"rd_joiner{i}") for i in range(3)]
+    revoked_before = account(port, "rd_revoked_before")
+    revoked_during = account(port, "rd_revoked_during")
+    throttled = account(port, "rd_throttled")
+    status, _, _ = request(
+        port, "POST", "/api/token/logout/", body={"refresh": revoked_before["refresh"]}, headers=bearer(revoked_before)
+    )
+    assert status == 204
+    log: list[Result] = []
+
+    cluster.supervisorctl("stop", "redis")
+    down_at = time.monotonic()
+    try:
+        new_users = [f"rd_new{i}" for i in range(3)]
+        created = [
+            timed_request(
+                log,
+                port,
+                "POST",
+                "/api/users/register/",
+                body={
+                    "username": name,
+                    "email": f"{name}@example.org",
+                    "password": PASSWORD,
+                    "password_confirm": PASSWORD,
+                },
+                source_ip=fresh_ip(),
+            )[0]
+            for name in new_users
+        ]
+        joins = [
+            timed_request(log, port, "POST", f"{EVENTS}{event_id}/join/", body={}, headers=bearer(j))[0]
+            for j in joiners
+        ]
+        reads = [timed_request(log, port, "GET", EVENTS)[0], timed_request(log, port, "GET", f"{EVENTS}{event_id}/")[0]]
+        logout = timed_request(
+            log,
+            port,
+            "POST",
+            "/api/token/logout/",
+            body={"refresh": revoked_during["refresh"]},
+            headers=bearer(revoked_during),
+        )[0]
+        revoked = [
+            timed_request(log, port, "GET", "/api/users/profile/", headers=bearer(who))[0]
+            for who in (revoked_before, revoked_during)
+        ] + [
+            timed_request(log, port, "POST", "/api/token/refresh/", body={"refresh": who["refresh"]})[0]
+            for who in (revoked_before, revoked_during)
+        ]
+        # the login throttle counts in each process while Redis is down: straight to one replica (2 workers), the
+        # account's limit of 5 failures is reached in each worker, so 429 comes by the 11th attempt at the latest
+        replica_port = state.api_ports[0]
+        throttle = []
+        for _ in range(11):
+            status, headers, _ = timed_request(
+                log, replica_port, "POST", "/api/token/", body={"email": throttled["email"], "password": "errada-42-x"}
+            )
+            throttle.append((status, headers.get("retry-after")))
+            if status == 429:
+                break
+        # longer than Consul needs to notice a failing check: readiness stays 200 (degraded), nothing leaves nginx
+        time.sleep(max(0.0, 8 - (time.monotonic() - down_at)))
+        still_routed = cluster.upstream() == cluster.endpoints(state)
+        readiness = request(replica_port, "GET", "/readiness/")
+    finally:
+        cluster.supervisorctl("start", "redis")
+    up_at = time.monotonic()
+
+    expected_mail = {f"{name}@example.org" for name in new_users}
+    mail_wait = wait_for_mail(cluster, expected_mail, timeout=45)
+
+    def joins_pushed() -> bool:
+        pending = sql(
+            "SELECT count(*) FROM outbox_jobs WHERE name = 'send_event_notification_email' "
+            "AND (kwargs->>'event_id')::int = :e AND enqueued_at IS NULL",
+            e=event_id,
+        )[0][0]
+        return pending == 0
+
+    jobs_pushed = wait_for(joins_pushed, timeout=30)
+    recovery = time.monotonic() - up_at
+    time.sleep(3)  # a duplicate would come now, from a second push of the same row
+    lost, duplicated = mail_losses(cluster, expected_mail)
+    after_revoked = [
+        request(port, "GET", "/api/users/profile/", headers=bearer(who))[0] for who in (revoked_before, revoked_during)
+    ]
+    failures = [r for r in log if r.status is None or r.status >= 500]
+    report(
+        "redis stopped",
+        sent=len(log),
+        failures=len(failures),
+        worst_latency=f"{max(r.elapsed for r in log):.3f}s",
+        recovery_mail_and_jobs=f"{recovery:.1f}s",
+        throttled_after=len(throttle),
+        emails_lost=lost,
+        emails_duplicated=duplicated,
+    )
+    assert created == [201] * 3
+    assert joins == [201] * 3
+    assert reads == [200, 200]
+    assert logout == 204
+    assert revoked == [401] * 4 and after_revoked == [401, 401]
+    assert throttle[-1][0] == 429 and int(throttle[-1][1]) > 0, throttle
+    assert {status for status, _ in throttle[:-1]} == {401}
+    assert still_routed and readiness[0] == 200 and readiness[2]["checks"]["redis"]["status"] == "down"
+    assert failures == [] and max(r.elapsed for r in log) < 1.0
+    assert mail_wait is not None and jobs_pushed
+    assert (lost, duplicated) == (0, 0)
+    assert recovery < 30
+
+
+# --- SMTP ----------------------------------------------------------------------------------------------------
+
+
+def test_smtp_sink_stopped_then_restarted_delivers_the_queued_mail_once_each(cluster, port):
+    cluster.supervisorctl("stop", "smtp-sink")
+    log: list[Result] = []
+    try:
+        names = [f"smtp_new{i}" for i in range(4)]
+        for name in names:
+            status, _, _ = timed_request(
+                log,
+                port,
+                "POST",
+                "/api/users/register/",
+                body={
+                    "username": name,
+                    "email": f"{name}@example.org",
+                    "password": PASSWORD,
+                    "password_confirm": PASSWORD,
+                },
+                source_ip=fresh_ip(),
+            )
+            assert status == 201
+        time.sleep(6)  # the jobs fail against the closed port, then against the open circuit, and wait to retry
+    finally:
+        cluster.supervisorctl("start", "smtp-sink")
+    up_at = time.monotonic()
+    expected = {f"{name}@example.org" for name in names}
+    none_yet = all(mailbox(cluster)[0][r] == 0 for r in expected)
+    mail_wait = wait_for_mail(cluster, expected, timeout=60)
+    time.sleep(3)
+    lost, duplicated = mail_losses(cluster, expected)
+    report(
+        "smtp sink stopped ~6 s",
+        sent=len(log),
+        failures=sum(1 for r in log if r.status != 201),
+        worst_latency=f"{max(r.elapsed for r in log):.3f}s",
+        recovery=f"{time.monotonic() - up_at - 3:.1f}s" if mail_wait is not None else "never",
+        emails_lost=lost,
+        emails_duplicated=duplicated,
+    )
+    assert none_yet
+    assert mail_wait is not None, mailbox(cluster)[0]
+    assert (lost, duplicated) == (0, 0)
+
+
+# --- a frozen replica ----------------------------------------------------------------------------------------
+
+
+def test_a_frozen_replica_leaves_nginx_no_request_hangs_past_the_read_timeout_and_it_comes_back(cluster, port):
+    state = cluster.load()
+    victim = f"127.0.0.1:{state.api_ports[1]}"
+    pgid = os.getpgid(cluster.program_pid("api-2"))
+    event_paths = [get(EVENTS), get(CATEGORIES), get("/api/events/?page_size=5")]
+    frozen = False
+    with Load(port, "127.0.0.22", steps=event_paths, threads=3, pause=0.05) as load:
+        time.sleep(1)
+        os.killpg(pgid, signal.SIGSTOP)  # the master and its workers: connections are accepted, nothing answers
+        frozen, frozen_at = True, time.monotonic()
+        try:
+            gone = wait_for(lambda: victim not in cluster.upstream(), timeout=30)
+            removed_after = time.monotonic() - frozen_at
+            time.sleep(READ_TIMEOUT + 1)  # requests already waiting on it time out and go elsewhere
+            mark = cluster.access_log.stat().st_size
+            time.sleep(2)
+            with open(cluster.access_log, "rb") as handle:
+                handle.seek(mark)
+                lines = [json.loads(line) for line in handle.read().decode(errors="replace").splitlines() if line]
+        finally:
+            os.killpg(pgid, signal.SIGCONT)
+            thawed_at = time.monotonic()
+        back = wait_for(lambda: cluster.upstream() == cluster.endpoints(state), timeout=40)
+        back_after = time.monotonic() - thawed_at
+        time.sleep(1)
+    sent_to_victim = [line for line in lines if victim in line["upstream_addr"]]
+    failures = load.failures()
+    worst = load.worst_latency()
+    report(
+        "replica frozen (SIGSTOP)",
+        sent=len(load.results),
+        failures=len(failures),
+        worst_latency=f"{worst:.3f}s",
+        out_of_nginx_after=f"{removed_after:.1f}s",
+        back_after_sigcont=f"{back_after:.1f}s",
+    )
+    assert frozen and gone, f"{victim} still in the upstream"
+    assert removed_after <= 20
+    assert sent_to_victim == []
+    assert failures == [], load.summary()
+    assert worst <= READ_TIMEOUT + 1.5
+    assert back and back_after <= 30
+    assert cluster.processes()["api-2"] == "RUNNING"
+    assert request(state.api_ports[1], "GET", CATEGORIES)[0] == 200
