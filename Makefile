@@ -14,7 +14,7 @@ CLUSTER := $(PY) -m cluster
 COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose) \
 	-f docker-compose.distributed.yml
 
-.PHONY: help venv run test lint format test-deps tools migrate seed createsuperuser clean \
+.PHONY: help venv run test lint format tools migrate seed createsuperuser clean \
 	cluster cluster-status cluster-down cluster-purge quickstart build up down populate scale-backends scale-workers \
 	restart-backends backup-db restore-db status health logs info bench
 
@@ -38,9 +38,6 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) -m mutiroes.embedded
 
-test-deps:
-	bash scripts/install-test-deps.sh
-
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -52,7 +49,7 @@ format: venv
 tools:
 	bash scripts/install-tools.sh
 
-test: venv test-deps tools lint
+test: venv tools lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 migrate: venv

@@ -9,7 +9,7 @@ with a 10 km radius:
 
     .venv/bin/python bench/nearby.py [--events 1000000] [--queries 300] [--unindexed-queries 10]
 
-Needs the PostgreSQL 15 server binaries (`make test-deps`). Prints the figures; writes nothing in the repository.
+Needs the PostgreSQL 15 server binaries (`make tools`). Prints the figures; writes nothing in the repository.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install what the local cluster and its end-to-end tests run, idempotently:
+# Install what the tests and the local cluster run, idempotently:
 #  - into the project-local .tools/bin: consul (Debian bullseye's consul 1.8.7 .deb, fetched with apt through a
 #    private sources list and state dir, so the system's apt sources are never changed) and consul-template
 #    (`go install` of a pinned version);
-#  - from Debian (bookworm, the system's sources): nginx, redis-server, supervisor, wrk and docker-compose (used
-#    only to validate docker-compose.distributed.yml statically; no Docker engine runs here).
+#  - from Debian (bookworm, the system's sources): the PostgreSQL 15 server binaries (the tests start private
+#    instances), nginx, redis-server, supervisor, wrk and docker-compose (used only to validate
+#    docker-compose.distributed.yml statically; no Docker engine runs here).
 # A second run does nothing. TOOLS_DIR overrides the tools folder.
 set -euo pipefail
 
@@ -18,6 +19,9 @@ mkdir -p "$BIN"
 
 # --- Debian packages from the system's own sources -------------------------------------------------------------
 need=()
+PG_BIN=${MUTIROES_PG_BIN:-/usr/lib/postgresql/15/bin}
+{ [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ]; } || need+=(postgresql-15)
+command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
@@ -34,7 +38,7 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # Debian starts packaged daemons on install; the cluster runs its own private instances instead.
     if command -v service >/dev/null 2>&1; then
-        for svc in nginx redis-server supervisor; do service "$svc" stop >/dev/null 2>&1 || true; done
+        for svc in nginx redis-server supervisor postgresql; do service "$svc" stop >/dev/null 2>&1 || true; done
     fi
 fi
 
@@ -42,8 +46,14 @@ fi
 if ! "$BIN/consul" version 2>/dev/null | grep -q "Consul v$CONSUL_VERSION"; then
     work=$TOOLS_DIR/apt-bullseye
     mkdir -p "$work/state/lists/partial" "$work/cache/archives/partial" "$work/deb" "$work/etc"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bullseye main" \
-        >"$work/etc/sources.list"
+    # the machine's own Debian mirror (the one its apt already uses), with the bullseye suite
+    mirror=${DEBIAN_MIRROR:-$( (cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true) \
+        | awk '/^URIs:/ && !/security/ {print $2; exit} /^deb / && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; exit}}')}
+    if [ -z "$mirror" ]; then
+        echo "no Debian mirror found in the apt sources; set DEBIAN_MIRROR" >&2
+        exit 1
+    fi
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bullseye main" >"$work/etc/sources.list"
     apt_opts=(
         -o "Dir::Etc::SourceList=$work/etc/sources.list"
         -o "Dir::Etc::SourceParts=/dev/null"
