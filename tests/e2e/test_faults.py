@@ -153,11 +153,15 @@ def wait_for_mail(cluster, expected: set[str], timeout: float) -> float | None:
 
 
 def mail_losses(cluster, expected: set[str]) -> tuple[int, int]:
-    """(recipients with no message, extra copies of any message): both must be 0."""
+    """(recipients with no message, extra copies of any message): both must be 0.
+
+    A message's Message-ID is derived from its delivery key (kind, ids, recipient), so a second copy of the same
+    message has the same id; a recipient may legitimately get several different messages (a welcome, then a
+    confirmation for each join).
+    """
     recipients, message_ids = mailbox(cluster)
     lost = sum(1 for r in expected if recipients[r] == 0)
     duplicated = sum(count - 1 for count in message_ids.values() if count > 1)
-    duplicated += sum(recipients[r] - 1 for r in expected if recipients[r] > 1)
     return lost, duplicated
 
 
@@ -293,7 +297,8 @@ def test_postgres_stopped_for_20s_under_load_answers_fast_recovers_and_writes_no
     assert worst < 1.0, sorted(r.elapsed for r in during)[-5:]
     assert unexpected_during == [], Counter((r.method, r.path, r.status, r.error) for r in unexpected_during)
     assert unexplained_503 == []
-    assert all(r.method == "GET" and r.path == EVENTS for r in cached)  # only the anonymous list has a cache
+    # only anonymous event reads (the list and the detail) have a cache
+    assert all(r.method == "GET" and r.path in (EVENTS, f"{EVENTS}{event_id}/") for r in cached)
     assert recovery <= 30
     assert after_failures == [], Counter((r.method, r.path, r.status) for r in after_failures)
     assert orphans_users == [] and orphans_participants == []
