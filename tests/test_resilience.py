@@ -177,3 +177,22 @@ def test_smtp_breaker_opens_and_then_fails_fast_without_connecting(app, make_con
         assert time.monotonic() - started < 0.1
         # the claims of the refused messages were released: a later retry will send them
         assert db.session.scalar(text("select count(*) from email_deliveries")) == 0
+
+
+def test_breaker_state_is_shared_between_replicas_through_redis(make_config):
+    from mutiroes import resilience
+    from mutiroes.resilience import SharedStorage
+
+    config = make_config(service_name="mutiroes-shared-breaker")
+    first, second = create_app(config), create_app(config)
+    with first.app_context():
+        resilience.breakers().get("database").open()
+    time.sleep(SharedStorage.SNAPSHOT_SECONDS + 0.1)
+    with second.app_context():
+        breaker = resilience.breakers().get("database")
+        assert breaker.current_state == "open"
+        assert 1 <= resilience.retry_after(breaker) <= config.breaker_reset_seconds
+        breaker.close()
+    time.sleep(SharedStorage.SNAPSHOT_SECONDS + 0.1)
+    with first.app_context():
+        assert resilience.breakers().get("database").current_state == "closed"
