@@ -7,8 +7,7 @@ folder, plus the floor: a bare WSGI app returning a fixed 1 KB JSON on the same 
 given as a ratio to the floor measured right before it, because this machine is noisy: ratios hold, absolute
 numbers don't. Targets (one replica): list >= 30 % of the floor, detail >= 20 %, p99 < 50 ms.
 
-The list/detail pair is GET /api/events/ and GET /api/events/<id>/ on 1,000 published events once the events
-domain is merged; until then (no events model) it is GET /api/events/categories/ and a public user profile.
+The list/detail pair is GET /api/events/ and GET /api/events/<id>/ (anonymous) on 1,000 published events.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,22 +83,39 @@ def start_floor(env: dict) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def prepare_data(api: str) -> tuple[str, str]:
-    """The list and detail paths to measure (see the module docstring)."""
-    body = json.dumps(
-        {
-            "username": "bench",
-            "email": "bench@example.org",
-            "password": "caminhada-verde-42",
-            "password_confirm": "caminhada-verde-42",
-        }
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310 - the local cluster
-        f"{api}/api/users/register/", data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - the local cluster
-        pass
-    return "/api/events/categories/", "/api/users/profile/bench/"
+def prepare_data(env: dict[str, str], count: int = 1000) -> tuple[str, str]:
+    """1,000 published events in the cluster's database; returns the list and detail paths to measure."""
+    import datetime as dt
+
+    from mutiroes import create_app
+    from mutiroes.config import Config
+    from mutiroes.events import service as events
+    from mutiroes.users import service as users
+
+    app = create_app(Config.from_env({**os.environ, **env}))
+    with app.app_context():
+        organizer = users.create(username="bench", email="bench@example.org", password=os.urandom(12).hex())
+        start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
+        ids = []
+        for n in range(count):
+            event = events.create(
+                organizer=organizer,
+                data={
+                    "title": f"Mutirão de limpeza {n}",
+                    "description": "Limpeza da praia com separação de recicláveis.",
+                    "category": 1 + n % 4,
+                    "address": f"Avenida Atlântica, {n}",
+                    "city": "Rio de Janeiro",
+                    "state": "RJ",
+                    "latitude": -22.97 + (n % 100) / 1000,
+                    "longitude": -43.18 - (n // 100) / 1000,
+                    "start_date": start + dt.timedelta(hours=n),
+                    "end_date": start + dt.timedelta(hours=n + 3),
+                    "max_participants": 50,
+                },
+            )
+            ids.append(event.id)
+    return "/api/events/", f"/api/events/{ids[len(ids) // 2]}/"
 
 
 def main() -> int:
@@ -121,7 +136,7 @@ def main() -> int:
         )
         api = cluster.urls(state)["api"]
         direct = f"http://127.0.0.1:{state.api_ports[0]}"
-        list_path, detail_path = prepare_data(api)
+        list_path, detail_path = prepare_data(cluster.replica_env(state, 0))
         floor, floor_port = start_floor(cluster.replica_env(state, 0))
         floor_url = f"http://127.0.0.1:{floor_port}/"
         print(f"wrk -t2 -c{args.connections} -d{args.duration}s --latency (after a {args.warmup}s warm-up)")

@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 
-import marshmallow as ma
 import redis as redis_lib
 from flask import current_app, has_app_context, request
 from sqlalchemy import event
@@ -97,9 +96,19 @@ def _version_key(namespace: str) -> str:
     return f"mutiroes:cache:{namespace}:version"
 
 
-def _entry_key(namespace: str, version: int, request_key: str) -> str:
-    digest = hashlib.sha256(request_key.encode()).hexdigest()[:32]
-    return f"mutiroes:cache:{namespace}:{version}:{digest}"
+def _digest(request_key: str) -> str:
+    return hashlib.sha256(request_key.encode()).hexdigest()[:32]
+
+
+def _entry_key(namespace: str, version: int | str, request_key: str) -> str:
+    return f"mutiroes:cache:{namespace}:{version}:{_digest(request_key)}"
+
+
+# The version and the entry of that version in one round trip: a cache hit is one Redis call, not two.
+_LOOKUP = """
+local version = redis.call('GET', KEYS[1]) or '0'
+return {version, redis.call('GET', ARGV[1] .. ':' .. version .. ':' .. ARGV[2])}
+"""
 
 
 def get(namespace: str, request_key: str) -> tuple[bytes | None, str | None]:
@@ -110,9 +119,15 @@ def get(namespace: str, request_key: str) -> tuple[bytes | None, str | None]:
         key = f"{namespace}:{store.version(namespace)}:{request_key}"
         return store.get(key), key
     try:
-        version = int(client.get(_version_key(namespace)) or 0)
-        key = _entry_key(namespace, version, request_key)
-        return client.get(key), key
+        lookup = current_app.extensions.get("mutiroes_cache_lookup")
+        if lookup is None:
+            lookup = current_app.extensions.setdefault("mutiroes_cache_lookup", client.register_script(_LOOKUP))
+        version, value = lookup(
+            keys=[_version_key(namespace)],
+            args=[f"mutiroes:cache:{namespace}", _digest(request_key)],
+            client=client,  # the current client: a forked worker replaces the one the script was registered with
+        )
+        return value, _entry_key(namespace, version.decode(), request_key)
     except redis_lib.RedisError as exc:
         log.warning("cache unavailable (%s); serving uncached", exc)
         return None, None
@@ -144,11 +159,12 @@ def bump(namespace: str) -> None:
         log.warning("cache unavailable (%s); could not invalidate %s", exc, namespace)
 
 
-def anonymous_get(namespace: str, schema: ma.Schema, ttl: int = DEFAULT_TTL_SECONDS):
-    """Cache a GET view's JSON for callers without credentials (the answer may differ for anyone else).
+def anonymous_get(namespace: str, ttl: int = DEFAULT_TTL_SECONDS):
+    """Cache a GET view's 200 JSON answer for callers without credentials (the answer may differ for anyone else).
 
-    Place it below ``@blp.response`` (which passes a ready Response through) and above the auth decorator. The
-    key is the client-facing URL, so the absolute ``next``/``previous`` links stay right for every host.
+    Place it outermost, above ``@blp.arguments``/``@blp.response``: a hit is answered before anything is parsed
+    (only a URL that was valid once is ever stored), a miss runs the whole view and stores its body. The key is the
+    client-facing URL, so the absolute ``next``/``previous`` links stay right for every host.
     """
 
     def decorator(view):
@@ -157,13 +173,14 @@ def anonymous_get(namespace: str, schema: ma.Schema, ttl: int = DEFAULT_TTL_SECO
             if request.method != "GET" or "Authorization" in request.headers:
                 return view(*args, **kwargs)
             body, key = get(namespace, f"{request.host_url}|{request.full_path}")
-            state = "hit"
-            if body is None:
-                state = "miss"
-                body = current_app.json.dumps(schema.dump(view(*args, **kwargs))).encode()
-                put(key, body, ttl)
-            response = current_app.response_class(body, mimetype="application/json")
-            response.headers["X-Cache"] = state
+            if body is not None:
+                response = current_app.response_class(body, mimetype="application/json")
+                response.headers["X-Cache"] = "hit"
+                return response
+            response = current_app.make_response(view(*args, **kwargs))
+            if response.status_code == 200 and response.mimetype == "application/json":
+                put(key, response.get_data(), ttl)
+                response.headers["X-Cache"] = "miss"
             return response
 
         return wrapper

@@ -21,9 +21,9 @@ def categories():
 
 @blp.route("/")
 class Events(MethodView):
+    @cache.anonymous_get(cache.EVENTS)
     @blp.arguments(schemas.EventQueryArgsSchema, location="query")
     @blp.response(200, schemas.EventPageSchema)
-    @cache.anonymous_get(cache.EVENTS, schemas.EventPageSchema())
     @optional_auth
     def get(self, args):
         """Events, published ones by default; combinable filters.
@@ -62,8 +62,8 @@ def my_events():
 
 @blp.route("/<id:event_id>/")
 class EventDetail(MethodView):
+    @cache.anonymous_get(cache.EVENTS)
     @blp.response(200, schemas.EventDetailSchema)
-    @cache.anonymous_get(cache.EVENTS, schemas.EventDetailSchema())
     @optional_auth
     def get(self, event_id):
         """One event. Drafts and private events exist only for their organizer (404 for anyone else)."""
