@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import marshmallow as ma
-from flask import current_app
 
 from mutiroes import timeutil
 
@@ -179,7 +178,3 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
             "results": ma.fields.List(ma.fields.Nested(item_schema), required=True),
         },
     )
-
-
-def max_page_size() -> int:
-    return int(current_app.config.get("MUTIROES_MAX_PAGE_SIZE", 100))
