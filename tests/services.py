@@ -6,33 +6,19 @@ user (``nobody`` unless ``MUTIROES_TEST_PG_USER`` says otherwise) and its comman
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cluster import free_port, wait_for_port  # one implementation for the tests and the local cluster
+
 PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+__all__ = ["PG_BIN", "Postgres", "Redis", "free_port", "wait_for_port"]
 
 
 def _as_service_user(command: list[str]) -> list[str]:
