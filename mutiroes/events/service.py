@@ -108,6 +108,20 @@ def _release_spot(event_id: int) -> None:
     )
 
 
+def _end_participation(event: Event, participation: EventParticipant, *, status: str | None) -> None:
+    """Cancel or reject (``status``) or delete (``None``) a participation; a confirmed one hands its spot on."""
+    was_confirmed = participation.status == "confirmed"
+    if status is None:
+        db.session.delete(participation)
+    else:
+        participation.status = status
+        participation.waitlisted_at = None
+    db.session.flush()
+    if was_confirmed:
+        _release_spot(event.id)
+        promote_from_waitlist(event)
+
+
 def _locked_participation(*, event_id: int, user_id: int | None = None, pid: int | None = None):
     statement = sa.select(EventParticipant).where(EventParticipant.event_id == event_id)
     if user_id is not None:
@@ -555,13 +569,7 @@ def leave(*, event_id: int, user: User) -> None:
         raise NotFound("Você não está inscrito neste evento.")
     if participation.checked_in:
         raise Conflict("Você já fez check-in neste evento.")
-    was_confirmed = participation.status == "confirmed"
-    participation.status = "cancelled"
-    participation.waitlisted_at = None
-    db.session.flush()
-    if was_confirmed:
-        _release_spot(event.id)
-        promote_from_waitlist(event)
+    _end_participation(event, participation, status="cancelled")
     db.session.commit()
 
 
@@ -662,13 +670,7 @@ def update_participation(*, event_id: int, pid: int, caller: User, changes: dict
             raise Conflict("O participante já cancelou esta inscrição.")
         if participation.checked_in:
             raise Conflict("O participante já fez check-in.")
-        was_confirmed = participation.status == "confirmed"
-        participation.status = "rejected"
-        participation.waitlisted_at = None
-        db.session.flush()
-        if was_confirmed:
-            _release_spot(event.id)
-            promote_from_waitlist(event)
+        _end_participation(event, participation, status="rejected")
         _notify(event, participation.user_id, "rejected")
     db.session.flush()
     db.session.commit()
@@ -680,10 +682,5 @@ def delete_participation(*, event_id: int, pid: int, caller: User) -> None:
     event, participation = _participation_for(event_id, pid, caller, lock=True)
     if not _can_manage(event, caller):
         raise Forbidden("Apenas o organizador pode remover inscrições.")
-    was_confirmed = participation.status == "confirmed"
-    db.session.delete(participation)
-    db.session.flush()
-    if was_confirmed:
-        _release_spot(event.id)
-        promote_from_waitlist(event)
+    _end_participation(event, participation, status=None)
     db.session.commit()
