@@ -1,7 +1,7 @@
 """gunicorn settings of one API replica: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
 Everything comes from ``MUTIROES_*`` settings (see README). The master registers the replica in Consul once it
-listens and drains it on SIGTERM (mutiroes.discovery); the application is loaded once in the master
+listens and drains it on SIGTERM (mutiroes.platform.discovery); the application is loaded once in the master
 (``preload_app``), so each worker drops the database and Redis connections it inherited right after the fork.
 """
 
@@ -31,7 +31,15 @@ else:
 os.environ.setdefault("MUTIROES_DB_POOL_SIZE", str(int(os.environ.get("MUTIROES_GUNICORN_THREADS", "1") or 1) + 1))
 os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
 
-from mutiroes.config import Config  # noqa: E402 - the pool defaults above must be in place first
+# the metrics folder and the pool defaults above must be in place before the app's modules are first imported
+from flask import Flask  # noqa: E402
+from prometheus_client import multiprocess  # noqa: E402
+
+from mutiroes.config import Config  # noqa: E402
+from mutiroes.models import db  # noqa: E402
+from mutiroes.platform import discovery  # noqa: E402
+from mutiroes.platform.redis import redis  # noqa: E402
+from mutiroes.version import __version__  # noqa: E402
 
 settings = Config.from_env()
 if not settings.drain_file:
@@ -61,16 +69,12 @@ _registration = None
 
 
 def on_starting(server):
-    from mutiroes import discovery
-
     discovery.clear_draining(settings.drain_file)
 
 
 def when_ready(server):
     """Listening: register in Consul (in the background) and turn SIGTERM into drain-then-stop."""
     global _registration
-    from mutiroes import __version__, discovery
-
     port = server.LISTENERS[0].sock.getsockname()[1] if server.LISTENERS else settings.bind_port
     _registration = discovery.Registration(settings, port=port, version=__version__)
     _registration.start()
@@ -88,10 +92,6 @@ def when_ready(server):
 
 def post_fork(server, worker):
     """Connections opened before the fork belong to the master: each worker opens its own."""
-    from flask import Flask
-
-    from mutiroes.extensions import db, redis
-
     app = server.app.wsgi()
     if not isinstance(app, Flask):  # the benchmark's bare WSGI floor runs on these same settings
         return
@@ -102,14 +102,10 @@ def post_fork(server, worker):
 
 def child_exit(server, worker):
     """A dead worker's live gauges must not be reported any more (its counters stay in the sum)."""
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid, _metrics_dir)
 
 
 def on_exit(server):
-    from mutiroes import discovery
-
     if _registration is not None:
         _registration.stop()
     discovery.clear_draining(settings.drain_file)

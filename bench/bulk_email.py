@@ -30,11 +30,11 @@ def mail_everyone(batch_size: int) -> dict:
     import sqlalchemy as sa
 
     from mutiroes import mail
-    from mutiroes.extensions import db
-    from mutiroes.jobs import _app_for_jobs
+    from mutiroes.jobs.runner import bound_app
+    from mutiroes.models import db
     from mutiroes.users.models import User
 
-    app = _app_for_jobs()
+    app = bound_app()
     with app.app_context():
         rows = db.session.execute(sa.select(User.id, User.email, User.first_name).order_by(User.id)).all()
 
@@ -68,7 +68,7 @@ def main() -> int:
 
     from mutiroes import create_app
     from mutiroes.config import Config
-    from mutiroes.extensions import db
+    from mutiroes.models import db
     from mutiroes.users.models import User
     from tests.services import Postgres, free_port, wait_for_port
     from tests.services import Redis as RedisServer
@@ -138,7 +138,7 @@ def request_reminders(count: int) -> None:
 
     from mutiroes import jobs
     from mutiroes.events.models import Event, EventParticipant
-    from mutiroes.extensions import db
+    from mutiroes.models import db
     from mutiroes.timeutil import utcnow
     from mutiroes.users.models import User
 

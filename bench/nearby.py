@@ -29,8 +29,8 @@ from flask_migrate import upgrade  # noqa: E402
 
 from mutiroes import create_app  # noqa: E402
 from mutiroes.config import Config  # noqa: E402
-from mutiroes.events import service  # noqa: E402
-from mutiroes.extensions import db  # noqa: E402
+from mutiroes.events import discovery  # noqa: E402
+from mutiroes.models import db  # noqa: E402
 from tests.services import Postgres  # noqa: E402
 
 # (latitude, longitude, weight): where Brazilians live, so where most mutirões happen
@@ -137,7 +137,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 def time_sql(connection, points, radius: float) -> tuple[list[float], list[int]]:
     durations, sizes = [], []
     for lat, lng in points:
-        statement = service.nearby_statement(latitude=lat, longitude=lng, radius=radius, limit=50)
+        statement = discovery.nearby_statement(latitude=lat, longitude=lng, radius=radius, limit=50)
         started = time.perf_counter()
         rows = connection.execute(statement).all()
         durations.append((time.perf_counter() - started) * 1000)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
             time_sql(connection, points[:20], args.radius)  # warm the cache
             sql_ms, sizes = time_sql(connection, points, args.radius)
             lat, lng = points[0]
-            statement = service.nearby_statement(latitude=lat, longitude=lng, radius=args.radius, limit=50)
+            statement = discovery.nearby_statement(latitude=lat, longitude=lng, radius=args.radius, limit=50)
             compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
             plan = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN ANALYZE {compiled}")]
 

@@ -6,7 +6,7 @@ scheduler and an SMTP sink, each a supervisor program, all state under one folde
 
 The RQ programs are included only when their modules exist (``workers/worker.py``, ``workers/scheduler.py``,
 ``workers/smtp_sink.py``), so the cluster runs on any checkout. rq-dashboard is no program of its own: the API
-mounts it at ``/rq/`` for staff (mutiroes/dashboard.py), so it is reached through nginx like the rest of the API.
+mounts it at ``/rq/`` for staff (mutiroes/web/dashboard.py), so it is reached through nginx like the rest of the API.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mutiroes.platform.discovery import upstream_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = Path(os.environ.get("MUTIROES_TOOLS_BIN", ROOT / ".tools" / "bin"))
@@ -593,8 +595,6 @@ serverurl=unix://{run / "supervisor.sock"}
         return {addr for addr, status in self.consul_instances(state).items() if status == "passing"}
 
     def upstream(self) -> set[str]:
-        from mutiroes.discovery import upstream_servers
-
         text = self.upstream_file.read_text() if self.upstream_file.exists() else ""
         return {s for s in upstream_servers(self.upstream_file) if f"server {s} down" not in text}
 

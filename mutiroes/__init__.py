@@ -3,53 +3,57 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from pathlib import Path
 
 from flask import Flask
+from flask_cors import CORS
+from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from mutiroes import cli
 from mutiroes.config import Config
+from mutiroes.events import sqlfunctions
+from mutiroes.jobs import cli as jobs_cli
+from mutiroes.jobs import dispatch as job_dispatch
+from mutiroes.jobs.metrics import JobsCollector
+from mutiroes.models import db
+from mutiroes.platform import database, logs, metrics
+from mutiroes.platform.redis import redis
+from mutiroes.version import __version__
+from mutiroes.web import auth, cache, dashboard, media, retry
+from mutiroes.web.api import Api
+from mutiroes.web.routes import BLUEPRINTS
+from mutiroes.web.routing import IdConverter, id_param_schema
 
-__version__ = "0.1.0"
+__all__ = ["__version__", "create_app"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
+    logs.configure(config)
     app = Flask(__name__, instance_path=config.instance_path, static_folder=None)
+    app.config.update(_flask_settings(config))
     # Every route answers with and without its trailing slash, without a redirect (redirects lose POST bodies).
     app.url_map.strict_slashes = False
+    app.url_map.converters["id"] = IdConverter  # <id:...>: a positive integer, or 400
     # JSON as the contract shows it: fields in schema order, Portuguese text as UTF-8 rather than \u escapes
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    _configure(app, config)
 
-    from mutiroes import (  # noqa: F401 - mail and outbox define models
-        cli,
-        dashboard,
-        extensions,
-        health,
-        jobs_cli,
-        mail,
-        media,
-        metrics,
-        outbox,
-        resilience,
-    )
-    from mutiroes.auth import init_jwt
-    from mutiroes.content.routes import blp as content_blp
-    from mutiroes.events.routes import blp as events_blp
-    from mutiroes.impact.routes import impact_blp, report_blp, user_blp
-    from mutiroes.routing import IdConverter, id_param_schema
-    from mutiroes.users.routes import blp as users_blp
-    from mutiroes.users.routes import token_blp
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS))
+    redis.init_app(app)
+    sqlfunctions.init_app(app)  # SQLite twins of the SQL functions the event queries call
 
-    app.url_map.converters["id"] = IdConverter  # <id:...>: a positive integer, or 400
-
-    extensions.db.init_app(app)
-    extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
-    extensions.jwt.init_app(app)
-    extensions.redis.init_app(app)
-    extensions.cors.init_app(
+    # What runs around every request and every unit of work, in one place:
+    metrics.init_app(app, collectors=[JobsCollector(app)])  # counts and times every answer; serves /metrics
+    auth.init_app(app)  # a token counts only while its login session is live
+    database.init_app(app)  # connections through the database breaker; notes when a unit of work wrote
+    cache.init_app(app)  # anonymous reads cached; a commit that wrote a public row invalidates them
+    job_dispatch.init_app(app)  # requested jobs leave only once their transaction commits
+    CORS(
         app,
         resources={r"/api/*": {"origins": list(config.cors_origins)}},
         supports_credentials=False,
@@ -57,50 +61,25 @@ def create_app(config: Config | None = None) -> Flask:
         expose_headers=["Retry-After"],
         max_age=600,
     )
-    extensions.api.init_app(app)
-    extensions.api.register_converter(IdConverter, id_param_schema)
-    extensions.api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    )
-    init_jwt(app)
-    for blueprint in (
-        health.blp,
-        token_blp,
-        users_blp,
-        events_blp,
-        content_blp,
-        report_blp,
-        user_blp,
-        impact_blp,
-    ):
-        extensions.api.register_blueprint(blueprint)
-    cli.init_app(app)
-    media.init_app(app)
-    jobs_cli.init_app(app)
-    dashboard.init_app(app)
-    resilience.init_app(app)
-    metrics.init_app(app)
-    resilience.wrap_views(app)
 
+    api = Api(app)  # the OpenAPI document, and the one error handler (web.errors)
+    api.register_converter(IdConverter, id_param_schema)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    media.init_app(app)
+    dashboard.init_app(app)
+    retry.init_app(app)  # every view is one unit of work, retried on transient database errors
+
+    jobs_cli.init_app(app)
+    cli.init_app(app)
     if config.trusted_proxies:
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app,
-            x_for=config.trusted_proxies,
-            x_proto=config.trusted_proxies,
-            x_host=config.trusted_proxies,
-            x_port=config.trusted_proxies,
-        )
+        hops = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     return app
 
 
-def _migrations_dir() -> str:
-    from pathlib import Path
-
-    return str(Path(__file__).resolve().parent.parent / "migrations")
-
-
-def _configure(app: Flask, config: Config) -> None:
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _flask_settings(config: Config) -> dict:
     engine_options: dict = {"pool_pre_ping": True}
     if config.database_url.startswith("sqlite"):
         engine_options["connect_args"] = {"check_same_thread": False, "timeout": 15}
@@ -112,27 +91,27 @@ def _configure(app: Flask, config: Config) -> None:
             pool_recycle=1800,
             connect_args={"connect_timeout": config.db_connect_timeout, "application_name": config.service_name},
         )
-    app.config.update(
-        MUTIROES=config,
-        SECRET_KEY=config.secret_key,
-        SQLALCHEMY_DATABASE_URI=config.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
-        SQLALCHEMY_TRACK_MODIFICATIONS=False,
-        JWT_SECRET_KEY=config.secret_key,
-        JWT_ACCESS_TOKEN_EXPIRES=dt.timedelta(minutes=config.access_token_minutes),
-        JWT_REFRESH_TOKEN_EXPIRES=dt.timedelta(days=config.refresh_token_days),
-        JWT_TOKEN_LOCATION=["headers"],
-        JWT_BLOCKLIST_ENABLED=True,
+    return {
+        "MUTIROES": config,
+        "SECRET_KEY": config.secret_key,
+        "SQLALCHEMY_DATABASE_URI": config.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "JWT_SECRET_KEY": config.secret_key,
+        "JWT_ACCESS_TOKEN_EXPIRES": dt.timedelta(minutes=config.access_token_minutes),
+        "JWT_REFRESH_TOKEN_EXPIRES": dt.timedelta(days=config.refresh_token_days),
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_BLOCKLIST_ENABLED": True,
         # bodies past the upload limit (plus multipart framing) are refused with 413 before they are read
-        MAX_CONTENT_LENGTH=config.max_upload_bytes + 256 * 1024,
-        API_TITLE="Mutirões API",
-        API_VERSION=__version__,
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api",
-        OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs/",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
-        API_SPEC_OPTIONS={
+        "MAX_CONTENT_LENGTH": config.max_upload_bytes + 256 * 1024,
+        "API_TITLE": "Mutirões API",
+        "API_VERSION": __version__,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs/",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "API_SPEC_OPTIONS": {
             "info": {
                 "description": (
                     "REST API of Mutirões, the platform for community environmental volunteer actions. "
@@ -142,4 +121,4 @@ def _configure(app: Flask, config: Config) -> None:
                 )
             },
         },
-    )
+    }

@@ -7,7 +7,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from mutiroes import seed
-from mutiroes.extensions import db
+from mutiroes.models import db
+from mutiroes.users import service
+from mutiroes.users.models import User
 
 
 def init_app(app: Flask) -> None:
@@ -29,9 +31,6 @@ def init_app(app: Flask) -> None:
     @click.password_option()
     def create_superuser(username, email, password):
         """Create a staff account (or make an existing one staff)."""
-        from mutiroes.users import service
-        from mutiroes.users.models import User
-
         user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == username.lower()))
         if user is None:
             user = service.create(username=username, email=email, password=password)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import marshmallow as ma
 
@@ -48,6 +49,8 @@ ma.Schema._default_error_messages = {
 # Datetimes outside these years are typos or probes; refusing them also keeps time-zone arithmetic in range.
 MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 
 
 def _unstorable(value) -> str | None:
@@ -81,6 +84,10 @@ def _find_unstorable(data, path: str) -> tuple[str, str] | None:
 
 
 NON_FIELD = "_schema"
+BRAZILIAN_STATES = tuple(
+    "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()  # noqa: SIM905
+)
+PHONE_RE = re.compile(r"^[0-9+()\-\s]{8,20}\Z")
 
 
 class BaseSchema(ma.Schema):
@@ -157,13 +164,23 @@ class DateOrDateTime(ma.fields.Field):
 
 
 class PaginationArgsSchema(BaseSchema):
+    """``?page=N&page_size=M``: 20 a page by default; larger sizes than 100 are clamped to 100, as DRF does."""
+
     class Meta(BaseSchema.Meta):
         unknown = ma.EXCLUDE
 
     page = ma.fields.Integer(
         load_default=1, validate=ma.validate.Range(min=1, max=MAX_ID, error="A página deve estar entre 1 e {max}.")
     )
-    page_size = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, error="page_size deve ser ≥ 1."))
+    page_size = ma.fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE, validate=ma.validate.Range(min=1, error="page_size deve ser ≥ 1.")
+    )
+
+    @ma.post_load
+    def clamp_page_size(self, data, **_kwargs):
+        if "page_size" in data:
+            data["page_size"] = min(data["page_size"], MAX_PAGE_SIZE)
+        return data
 
 
 def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
@@ -178,3 +195,9 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
             "results": ma.fields.List(ma.fields.Nested(item_schema), required=True),
         },
     )
+
+
+class DetailSchema(ma.Schema):
+    """``{"detail": "..."}``: the answer of actions that return no resource."""
+
+    detail = ma.fields.String(required=True)

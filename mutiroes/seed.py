@@ -7,8 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 
 from mutiroes.events.models import Event, EventCategory
-from mutiroes.extensions import db
+from mutiroes.models import db
+from mutiroes.timeutil import server_tz, utcnow
 from mutiroes.users.models import User
+from mutiroes.users.service import hash_password
 
 CATEGORIES = (
     ("Limpeza", "Mutirões de limpeza de praias, rios, praças e trilhas.", "trash", "#1E88E5"),
@@ -103,8 +105,6 @@ def seed_categories() -> int:
 
 def seed_demo() -> list[tuple[str, str]]:
     """Demo accounts and a few published demo events. Returns (login, password) pairs."""
-    from mutiroes.users.service import hash_password
-
     seed_categories()
     password_hash = None
     for username, email, first_name, last_name, city, state in DEMO_USERS:
@@ -130,8 +130,6 @@ def seed_demo() -> list[tuple[str, str]]:
 
 def seed_demo_events() -> int:
     """The demo organizer's published events, dated from today (idempotent: matched by organizer and title)."""
-    from mutiroes.timeutil import server_tz, utcnow
-
     organizer_id = db.session.scalar(sa.select(User.id).where(sa.func.lower(User.username) == DEMO_USERS[0][0]))
     if organizer_id is None:
         return 0

@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 
 from mutiroes import create_app
 from mutiroes.config import Config
-from mutiroes.extensions import db
+from mutiroes.models import db
 from tests.services import Postgres, Redis
 
 # tables whose rows come from the migrations (seed data) and survive between tests

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mutiroes import create_app, discovery
+from mutiroes import create_app
+from mutiroes.platform import discovery
 
 
 def test_readiness_answers_503_in_any_process_once_the_drain_file_exists(app, make_config, tmp_path):

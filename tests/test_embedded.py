@@ -61,7 +61,7 @@ def test_embedded_preparation_is_idempotent(tmp_path):
         "import sqlalchemy as sa\n"
         "from mutiroes import create_app\n"
         "from mutiroes.embedded import prepare\n"
-        "from mutiroes.extensions import db\n"
+        "from mutiroes.models import db\n"
         "app = create_app()\n"
         "prepare(app); prepare(app)\n"
         "with app.app_context():\n"

@@ -46,7 +46,7 @@ def test_liveness_touches_neither_the_database_nor_redis(make_config):
 
     from sqlalchemy import event
 
-    from mutiroes.extensions import db
+    from mutiroes.models import db
 
     # both dependencies unreachable: anything liveness tried would fail or wait
     app = create_app(
@@ -75,7 +75,7 @@ def test_readiness_pings_redis_at_most_once_per_interval_per_process(make_config
 
     import redis as redis_lib
 
-    from mutiroes import health
+    from mutiroes.platform import health
 
     probe = redis_lib.Redis.from_url(redis_server.url)
 

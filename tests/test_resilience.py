@@ -6,8 +6,12 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from mutiroes import create_app
-from mutiroes.extensions import db
+from mutiroes import create_app, mail
+from mutiroes.models import db
+from mutiroes.platform.breakers import SharedStorage, breakers
+from mutiroes.platform.circuit import retry_after
+from mutiroes.web.retry import unit_of_work
+from tests.services import free_port
 
 
 @pytest.fixture
@@ -120,9 +124,8 @@ def _flaky_app(make_config, failures: int, *, send_statement: bool):
         return {"calls": calls["n"]}
 
     app.add_url_rule("/api/_flaky/", "flaky", flaky, methods=["GET", "POST"])
-    from mutiroes import resilience
 
-    app.view_functions["flaky"] = resilience.unit_of_work(flaky)
+    app.view_functions["flaky"] = unit_of_work(flaky)
     return app, calls
 
 
@@ -156,8 +159,6 @@ def test_a_write_that_never_reached_the_database_is_retried(make_config):
 
 
 def test_smtp_breaker_opens_and_then_fails_fast_without_connecting(app, make_config):
-    from mutiroes import mail, resilience
-    from tests.services import free_port
 
     dead_port = free_port()
     app = create_app(
@@ -170,7 +171,7 @@ def test_smtp_breaker_opens_and_then_fails_fast_without_connecting(app, make_con
             message = mail.Message(key=f"test:{n}:a@example.org", to="a@example.org", subject="Oi", text="Olá")
             with pytest.raises(mail.MailError):
                 mail.send(message)
-        assert resilience.breakers().get("smtp").current_state == "open"
+        assert breakers().get("smtp").current_state == "open"
         started = time.monotonic()
         with pytest.raises(mail.MailError, match="circuit open"):
             mail.send(mail.Message(key="test:3:a@example.org", to="a@example.org", subject="Oi", text="Olá"))
@@ -180,19 +181,17 @@ def test_smtp_breaker_opens_and_then_fails_fast_without_connecting(app, make_con
 
 
 def test_breaker_state_is_shared_between_replicas_through_redis(make_config):
-    from mutiroes import resilience
-    from mutiroes.resilience import SharedStorage
 
     config = make_config(service_name="mutiroes-shared-breaker")
     first, second = create_app(config), create_app(config)
     with first.app_context():
-        resilience.breakers().get("database").open()
+        breakers().get("database").open()
     time.sleep(SharedStorage.SNAPSHOT_SECONDS + 0.1)
     with second.app_context():
-        breaker = resilience.breakers().get("database")
+        breaker = breakers().get("database")
         assert breaker.current_state == "open"
-        assert 1 <= resilience.retry_after(breaker) <= config.breaker_reset_seconds
+        assert 1 <= retry_after(breaker) <= config.breaker_reset_seconds
         breaker.close()
     time.sleep(SharedStorage.SNAPSHOT_SECONDS + 0.1)
     with first.app_context():
-        assert resilience.breakers().get("database").current_state == "closed"
+        assert breakers().get("database").current_state == "closed"

@@ -7,8 +7,8 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 from werkzeug.datastructures import FileStorage
 
-from mutiroes import media
 from mutiroes.content.models import COMMENT_MAX_LENGTH, RESOURCE_TYPES
+from mutiroes.platform import images
 from mutiroes.schemas import BaseSchema, LocalDateTime, PaginationArgsSchema, id_field, page_schema
 
 IMAGE_RULES = "JPEG, PNG ou WebP (pelo conteúdo), até 10 MB e 40 megapixels; EXIF removido."
@@ -34,7 +34,7 @@ class ReplySchema(ma.Schema):
     content = ma.fields.String(required=True)
     user_id = ma.fields.Integer(required=True)
     user_name = ma.fields.Function(lambda c: c.user.full_name, required=True)
-    user_avatar = ma.fields.Function(lambda c: media.absolute_url(c.user.avatar), allow_none=True, required=True)
+    user_avatar = ma.fields.Function(lambda c: images.absolute_url(c.user.avatar), allow_none=True, required=True)
     parent = ma.fields.Integer(attribute="parent_id", allow_none=True, required=True)
     replies = ma.fields.List(
         ma.fields.Dict(), required=True, metadata={"description": "Always empty: replies have no replies."}
@@ -54,7 +54,7 @@ CommentPageSchema = page_schema(CommentSchema, "CommentPage")
 
 class PhotoSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
-    photo = ma.fields.Function(lambda p: media.absolute_url(p.photo), required=True)
+    photo = ma.fields.Function(lambda p: images.absolute_url(p.photo), required=True)
     caption = ma.fields.String(required=True)
     is_before = ma.fields.Boolean(required=True)
     is_after = ma.fields.Boolean(required=True)

@@ -7,52 +7,30 @@ the database write then fails, the stored file is removed; a replaced or deleted
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from mutiroes import images
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
-from mutiroes.content.queries import photos_of, resources_of, top_level_comments, with_replies
+from mutiroes.content.public import photos_of, resources_of, top_level_comments, with_replies
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
-from mutiroes.events import ical
-from mutiroes.events import service as events
-from mutiroes.events.models import Event, EventParticipant
-from mutiroes.extensions import db
-from mutiroes.pagination import clamp_page_size, envelope, paginate
-from mutiroes.timeutil import to_local
+from mutiroes.events import access
+from mutiroes.events.models import Event
+from mutiroes.models import db, paginate
+from mutiroes.platform import images
 from mutiroes.users.models import User
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 
 
-def _is_confirmed(event_id: int, user_id: int) -> bool:
-    return bool(
-        db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(EventParticipant)
-            .where(
-                EventParticipant.event_id == event_id,
-                EventParticipant.user_id == user_id,
-                EventParticipant.status == "confirmed",
-            )
-        )
-    )
-
-
 def _commit_with_file(stored: str, *, event_id: int) -> None:
-    """Commit; if that fails the file just written must not stay behind without a row pointing at it."""
+    """Commit; if that fails the file just written is removed (``images.commit_or_discard``)."""
     try:
-        db.session.commit()
-    except BaseException as exc:
-        db.session.rollback()
-        images.delete(stored)
-        if isinstance(exc, IntegrityError) and db.session.get(Event, event_id) is None:
+        images.commit_or_discard(stored)
+    except IntegrityError as exc:
+        if db.session.get(Event, event_id) is None:
             # the event was deleted while the image was being decoded
             raise NotFound("Evento não encontrado.") from exc
         raise
@@ -70,16 +48,15 @@ def _commit_unless_gone(message: str) -> None:
 # --- comments --------------------------------------------------------------------------------------------------
 
 
-def get_comments(*, event_id: int, caller: User | None, page: int, page_size: int) -> dict[str, Any]:
+def get_comments(*, event_id: int, caller: User | None, page: int, page_size: int) -> tuple[int, list[EventComment]]:
     """Top-level comments, newest first, each with its replies: three statements per page."""
-    event = events._get_visible(event_id, caller)
-    page_size = clamp_page_size(page_size)
+    event = access.get_visible(event_id, caller)
     count, rows = paginate(top_level_comments(event.id), page=page, page_size=page_size)
-    return envelope(count=count, page=page, page_size=page_size, results=with_replies(list(rows)))
+    return count, with_replies(rows)
 
 
 def create_comment(*, event_id: int, user: User, content: str, parent: int | None = None) -> EventComment:
-    event = events._get_visible(event_id, user)
+    event = access.get_visible(event_id, user)
     if parent is not None:
         parent_comment = db.session.get(EventComment, parent)
         if parent_comment is None or parent_comment.event_id != event.id:
@@ -93,14 +70,14 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
     except IntegrityError as exc:
         # the parent (or the whole event) was deleted between our read and the insert
         db.session.rollback()
-        events._get_visible(event_id, user)
+        access.get_visible(event_id, user)
         raise ValidationError({"parent": ["Comentário inexistente neste evento."]}) from exc
     comment.replies = []
     return comment
 
 
 def _get_comment(event_id: int, comment_id: int, caller: User) -> tuple[Event, EventComment]:
-    event = events._get_visible(event_id, caller)
+    event = access.get_visible(event_id, caller)
     comment = db.session.scalar(
         sa.select(EventComment).where(EventComment.id == comment_id, EventComment.event_id == event.id)
     )
@@ -125,7 +102,7 @@ def update_comment(*, event_id: int, comment_id: int, caller: User, content: str
 def delete_comment(*, event_id: int, comment_id: int, caller: User) -> None:
     """The author, the organizer (or staff) deletes a comment; a top-level comment takes its replies with it."""
     event, comment = _get_comment(event_id, comment_id, caller)
-    if comment.user_id != caller.id and not events._can_manage(event, caller):
+    if comment.user_id != caller.id and not access.can_manage(event, caller):
         raise Forbidden("Apenas o autor ou o organizador podem excluir este comentário.")
     # explicit for SQLite; PostgreSQL's ON DELETE CASCADE would do the same
     db.session.execute(sa.delete(EventComment).where(EventComment.parent_id == comment.id))
@@ -144,24 +121,22 @@ def get_photos(
     page_size: int,
     is_before: bool | None = None,
     is_after: bool | None = None,
-) -> dict[str, Any]:
-    event = events._get_visible(event_id, caller)
+) -> tuple[int, list[EventPhoto]]:
+    event = access.get_visible(event_id, caller)
     statement = photos_of(event.id)
     if is_before is not None:
         statement = statement.where(EventPhoto.is_before.is_(is_before))
     if is_after is not None:
         statement = statement.where(EventPhoto.is_after.is_(is_after))
-    page_size = clamp_page_size(page_size)
-    count, rows = paginate(statement, page=page, page_size=page_size)
-    return envelope(count=count, page=page, page_size=page_size, results=list(rows))
+    return paginate(statement, page=page, page_size=page_size)
 
 
 def add_photo(
     *, event_id: int, user: User, upload, caption: str = "", is_before: bool = False, is_after: bool = False
 ) -> EventPhoto:
     """The organizer or a confirmed participant adds a photo; nobody else's upload ever reaches the disk."""
-    event = events._get_visible(event_id, user)
-    if not events._can_manage(event, user) and not _is_confirmed(event.id, user.id):
+    event = access.get_visible(event_id, user)
+    if not access.can_manage(event, user) and not access.is_confirmed(event.id, user.id):
         raise Forbidden("Apenas o organizador e os participantes confirmados podem enviar fotos.")
     event_pk, user_pk = event.id, user.id
     db.session.rollback()  # no transaction stays open while the image is decoded and written
@@ -176,11 +151,11 @@ def add_photo(
 
 def delete_photo(*, event_id: int, photo_id: int, caller: User) -> None:
     """The uploader or the organizer (or staff) deletes a photo; its file goes once the row is gone."""
-    event = events._get_visible(event_id, caller)
+    event = access.get_visible(event_id, caller)
     photo = db.session.scalar(sa.select(EventPhoto).where(EventPhoto.id == photo_id, EventPhoto.event_id == event.id))
     if photo is None:
         raise NotFound("Foto não encontrada.")
-    if photo.user_id != caller.id and not events._can_manage(event, caller):
+    if photo.user_id != caller.id and not access.can_manage(event, caller):
         raise Forbidden("Apenas quem enviou a foto ou o organizador podem excluí-la.")
     path = photo.photo
     db.session.delete(photo)
@@ -188,34 +163,11 @@ def delete_photo(*, event_id: int, photo_id: int, caller: User) -> None:
     images.delete(path)
 
 
-def set_cover(*, event_id: int, caller: User, upload) -> Event:
-    """The organizer (or staff) replaces the cover; the previous file is removed after the commit."""
-    events._get_managed(event_id, caller)
-    db.session.rollback()  # no transaction stays open while the image is decoded and written
-    stored = images.store(upload, folder="events/covers", field="cover_image")
-    # read the previous cover only now, under a row lock: a replacement committed meanwhile is the one to remove,
-    # and two simultaneous replacements cannot both think they replace the same file
-    event = db.session.scalar(
-        sa.select(Event)
-        .where(Event.id == event_id)
-        .with_for_update(of=Event.__table__)
-        .execution_options(populate_existing=True)
-    )
-    if event is None:
-        images.delete(stored)
-        raise NotFound("Evento não encontrado.")
-    previous = event.cover_image
-    event.cover_image = stored
-    _commit_with_file(stored, event_id=event_id)
-    images.delete(previous)
-    return events._decorate_detail(event, caller)
-
-
 # --- resources and pledges -------------------------------------------------------------------------------------
 
 
 def get_resources(*, event_id: int, caller: User | None) -> list[EventResource]:
-    event = events._get_visible(event_id, caller)
+    event = access.get_visible(event_id, caller)
     return list(db.session.scalars(resources_of(event.id)))
 
 
@@ -229,7 +181,7 @@ def _get_resource(event_id: int, resource_id: int) -> EventResource:
 
 
 def create_resource(*, event_id: int, caller: User, data: dict[str, Any]) -> EventResource:
-    event = events._get_managed(event_id, caller)
+    event = access.get_managed(event_id, caller)
     resource = EventResource(event_id=event.id, **data)
     db.session.add(resource)
     db.session.commit()
@@ -238,7 +190,7 @@ def create_resource(*, event_id: int, caller: User, data: dict[str, Any]) -> Eve
 
 def update_resource(*, event_id: int, resource_id: int, caller: User, changes: dict[str, Any]) -> EventResource:
     """PUT sends every field, PATCH some. The need cannot drop below what was already pledged."""
-    event = events._get_managed(event_id, caller)
+    event = access.get_managed(event_id, caller)
     resource = _get_resource(event.id, resource_id)
     for name, value in changes.items():
         setattr(resource, name, value)
@@ -255,7 +207,7 @@ def update_resource(*, event_id: int, resource_id: int, caller: User, changes: d
 
 
 def delete_resource(*, event_id: int, resource_id: int, caller: User) -> None:
-    event = events._get_managed(event_id, caller)
+    event = access.get_managed(event_id, caller)
     resource = _get_resource(event.id, resource_id)
     db.session.execute(sa.delete(ResourcePledge).where(ResourcePledge.resource_id == resource.id))
     db.session.delete(resource)
@@ -265,9 +217,9 @@ def delete_resource(*, event_id: int, resource_id: int, caller: User) -> None:
 def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> ResourcePledge:
     """A confirmed participant promises ``quantity`` units: one conditional UPDATE takes them, so concurrent
     pledges on any number of replicas never push ``quantity_provided`` past ``quantity_needed``."""
-    event = events._get_visible(event_id, user)
+    event = access.get_visible(event_id, user)
     resource = _get_resource(event.id, resource_id)
-    if not _is_confirmed(event.id, user.id):
+    if not access.is_confirmed(event.id, user.id):
         raise Forbidden("Apenas participantes confirmados podem se comprometer a levar recursos.")
     if event.status in ("cancelled", "completed"):
         raise Conflict("Este evento foi cancelado ou já foi concluído.")
@@ -295,74 +247,3 @@ def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> Res
     db.session.commit()
     db.session.refresh(resource)
     return record
-
-
-# --- exports ---------------------------------------------------------------------------------------------------
-
-
-def ical_export(*, event_id: int, caller: User | None) -> bytes:
-    event = events._get_visible(event_id, caller)
-    return ical.for_event(event, site_url=current_app.config["MUTIROES"].site_url)
-
-
-CSV_HEADER = (
-    "Nome",
-    "E-mail",
-    "Telefone",
-    "Contato de emergência",
-    "Telefone de emergência",
-    "Status",
-    "Check-in",
-    "Horário do check-in",
-)
-STATUS_LABELS = {
-    "pending": "pendente",
-    "confirmed": "confirmado",
-    "waitlisted": "lista de espera",
-    "cancelled": "cancelado",
-    "rejected": "recusado",
-}
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: str) -> str:
-    """A spreadsheet must never run what a participant typed: cells that could start a formula get a quote."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
-def participants_csv(*, event_id: int, caller: User) -> bytes:
-    """Every participation of the event, for the organizer (and staff): UTF-8 with BOM so accents show."""
-    event = events._get_managed(event_id, caller)
-    rows = db.session.scalars(
-        sa.select(EventParticipant)
-        .where(EventParticipant.event_id == event.id)
-        .order_by(EventParticipant.registered_at, EventParticipant.id)
-    )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for participation in rows:
-        person = participation.user
-        check_in_time = (
-            to_local(participation.check_in_time).strftime("%Y-%m-%d %H:%M") if participation.check_in_time else ""
-        )
-        writer.writerow(
-            [
-                csv_safe(value)
-                for value in (
-                    person.full_name,
-                    person.email,
-                    person.phone,
-                    participation.emergency_contact,
-                    participation.emergency_phone,
-                    STATUS_LABELS.get(participation.status, participation.status),
-                    "sim" if participation.checked_in else "não",
-                    check_in_time,
-                )
-            ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def export_filename(event_id: int, extension: str) -> str:
-    return f"mutirao-{event_id}.{extension}"

@@ -18,10 +18,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mutiroes import jobs, mail
+from mutiroes.events import ical
 from mutiroes.events.models import Event, EventParticipant
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.timeutil import to_local, utcnow
 from mutiroes.users.models import User
+from mutiroes.users.profiles import allows
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +93,9 @@ def event_url(event_id: int) -> str:
 
 
 def calendar_invite(event: Event) -> mail.Attachment:
-    """The confirmation's iCal attachment (the only place events call ``mail.ical_attachment``)."""
-    return mail.ical_attachment(
-        uid=f"event-{event.id}@mutiroes",
+    """The confirmation's iCal attachment, built by the one iCal builder (``events.ical``)."""
+    content = ical.calendar(
+        uid=ical.uid_for_event(event.id),
         start=event.start_date,
         end=event.end_date,
         summary=event.title,
@@ -101,6 +103,7 @@ def calendar_invite(event: Event) -> mail.Attachment:
         description=event.description[:1000],
         url=event_url(event.id),
     )
+    return mail.Attachment("convite.ics", content, "text/calendar; method=PUBLISH; charset=utf-8")
 
 
 def _wording(notification_type: str, status: str | None, title: str) -> tuple[str, str, str, bool]:
@@ -179,7 +182,7 @@ def send_event_notification_email(
     if user is None or not user.is_active:
         return "skipped: no such active user"
     preference = PREFERENCE.get(notification_type)
-    if preference and not mail.allows(user, preference):
+    if preference and not allows(user, preference):
         return f"skipped: {preference} turned off"
     event = db.session.get(Event, event_id)
     participation = None
@@ -288,7 +291,7 @@ def send_bulk_event_reminders(event_id: int, reminder: str = "24h") -> dict[str,
 
     def messages():
         for person in people:
-            if not mail.allows(person, "event_reminders"):
+            if not allows(person, "event_reminders"):
                 continue
             text, html = mail.render("event_notification", name=person.first_name or person.username, **common)
             yield mail.Message(
@@ -330,7 +333,7 @@ def send_due_event_reminders(reminder: str = "24h") -> dict[str, Any]:
     return {"reminder": reminder, "events": event_ids}
 
 
-# --- clean-up steps (joined into mutiroes.maintenance.CLEANUP_STEPS) ---------------------------------------------
+# --- clean-up steps (named in mutiroes.jobs.cleanup.CLEANUP_STEPS) ---------------------------------------------
 
 
 def complete_ended_events(now: dt.datetime) -> int:

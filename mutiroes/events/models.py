@@ -14,9 +14,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mutiroes.events import sqlfunctions  # noqa: F401 - registers the SQLite twins of our SQL functions
-from mutiroes.extensions import db
-from mutiroes.models import TimestampMixin, UTCDateTime
+from mutiroes.models import TimestampMixin, UTCDateTime, db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 

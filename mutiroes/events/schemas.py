@@ -5,11 +5,19 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from mutiroes import media
 from mutiroes.content.schemas import CommentSchema, PhotoSchema, ResourceSchema
 from mutiroes.events.models import EVENT_STATUSES, EXPERIENCE_LEVELS, PARTICIPATION_STATUSES
-from mutiroes.schemas import BaseSchema, DateOrDateTime, LocalDateTime, PaginationArgsSchema, id_field, page_schema
-from mutiroes.users.schemas import BRAZILIAN_STATES, PHONE_RE, DetailSchema  # noqa: F401 - one Detail schema
+from mutiroes.platform import images
+from mutiroes.schemas import (
+    BRAZILIAN_STATES,
+    PHONE_RE,
+    BaseSchema,
+    DateOrDateTime,
+    LocalDateTime,
+    PaginationArgsSchema,
+    id_field,
+    page_schema,
+)
 
 ORDERINGS = ("start_date", "-start_date", "created_at", "-created_at", "participants_count", "-participants_count")
 MAX_RADIUS_KM = 500
@@ -47,7 +55,7 @@ class EventListItemSchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"enum": list(EVENT_STATUSES)})
     is_active = ma.fields.Function(lambda event: event.is_active(), required=True)
     is_registration_open = ma.fields.Function(lambda event: event.is_registration_open(), required=True)
-    cover_image_url = ma.fields.Function(lambda event: media.absolute_url(event.cover_image), allow_none=True)
+    cover_image_url = ma.fields.Function(lambda event: images.absolute_url(event.cover_image), allow_none=True)
     created_at = LocalDateTime(required=True)
 
 
@@ -60,7 +68,7 @@ class ParticipantSummarySchema(ma.Schema):
 
     id = ma.fields.Integer(required=True)
     user_name = ma.fields.Function(lambda p: p.user.full_name, required=True)
-    user_avatar = ma.fields.Function(lambda p: media.absolute_url(p.user.avatar), allow_none=True)
+    user_avatar = ma.fields.Function(lambda p: images.absolute_url(p.user.avatar), allow_none=True)
     status = ma.fields.String(required=True)
     checked_in = ma.fields.Boolean(required=True)
 
@@ -68,7 +76,7 @@ class ParticipantSummarySchema(ma.Schema):
 class EventDetailSchema(EventListItemSchema):
     organizer = ma.fields.Function(lambda event: event.organizer.username, required=True)
     user_participating = ma.fields.Boolean(required=True)
-    organizer_avatar = ma.fields.Function(lambda event: media.absolute_url(event.organizer.avatar), allow_none=True)
+    organizer_avatar = ma.fields.Function(lambda event: images.absolute_url(event.organizer.avatar), allow_none=True)
     registration_deadline = LocalDateTime(required=True)
     min_age = ma.fields.Integer(allow_none=True)
     max_age = ma.fields.Integer(allow_none=True)
@@ -114,7 +122,7 @@ class ParticipationSchema(ma.Schema):
     event = ma.fields.Integer(attribute="event_id", required=True)
     user_id = ma.fields.Integer(required=True)
     user_name = ma.fields.Function(lambda p: p.user.full_name, required=True)
-    user_avatar = ma.fields.Function(lambda p: media.absolute_url(p.user.avatar), allow_none=True)
+    user_avatar = ma.fields.Function(lambda p: images.absolute_url(p.user.avatar), allow_none=True)
     status = ma.fields.String(required=True)
     waitlist_position = ma.fields.Integer(allow_none=True, required=True)
     emergency_contact = ma.fields.String(required=True)

@@ -1,8 +1,8 @@
 """SQL functions the events queries call by name, on both databases.
 
 PostgreSQL gets them from migration ``0002_events`` (SQL functions over the ``unaccent`` extension and plain
-trigonometry); SQLite gets these Python twins on every new connection. Same names, same results, so one query
-builder serves both.
+trigonometry); SQLite gets these Python twins on every new connection (``init_app``). Same names, same results, so
+one query builder serves both.
 
 - ``mutiroes_search_text(text)``: lower case without accents ("São Paulo" → "sao paulo"), for search;
 - ``mutiroes_distance_km(lat1, lng1, lat2, lng2)``: great-circle (haversine) distance in kilometres.
@@ -14,8 +14,10 @@ import math
 import sqlite3
 import unicodedata
 
+from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+
+from mutiroes.models import db
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), the same constant the PostgreSQL function uses
 
@@ -51,8 +53,15 @@ def bounding_box(latitude: float, longitude: float, radius_km: float) -> tuple[f
     return min_lat, max_lat, min_lng, max_lng
 
 
-@event.listens_for(Engine, "connect")
 def _register_sqlite_functions(dbapi_connection, _record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function("mutiroes_search_text", 1, search_text, deterministic=True)
         dbapi_connection.create_function("mutiroes_distance_km", 4, distance_km, deterministic=True)
+
+
+def init_app(app: Flask) -> None:
+    """Give every new SQLite connection of the app's engine the Python twins (PostgreSQL has them from migrations)."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _register_sqlite_functions):
+        event.listen(engine, "connect", _register_sqlite_functions)

@@ -14,9 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mutiroes import jobs
 from mutiroes.events.models import Event, EventCategory, EventParticipant
-from mutiroes.extensions import db
 from mutiroes.impact.models import Badge, EventReport, MonthlyImpactReport, UserBadge
 from mutiroes.impact.service import month_bounds, previous_month, verified
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 

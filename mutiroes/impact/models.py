@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mutiroes.events.models import Event, EventCategory
-from mutiroes.extensions import db
-from mutiroes.models import TimestampMixin, UTCDateTime
+from mutiroes.models import TimestampMixin, UTCDateTime, db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 

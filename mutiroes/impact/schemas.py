@@ -5,8 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from mutiroes import media
 from mutiroes.events.schemas import EventListItemSchema
+from mutiroes.platform import images
 from mutiroes.schemas import BaseSchema, LocalDateTime, id_field, page_schema
 
 PERIODS = ("all", "month")
@@ -156,7 +156,7 @@ class LeaderboardEntrySchema(ma.Schema):
     username = ma.fields.Function(lambda row: row["user"].username, required=True)
     first_name = ma.fields.Function(lambda row: row["user"].first_name, required=True)
     last_name = ma.fields.Function(lambda row: row["user"].last_name, required=True)
-    avatar_url = ma.fields.Function(lambda row: media.absolute_url(row["user"].avatar), allow_none=True)
+    avatar_url = ma.fields.Function(lambda row: images.absolute_url(row["user"].avatar), allow_none=True)
     city = ma.fields.Function(lambda row: row["user"].city, required=True)
     state = ma.fields.Function(lambda row: row["user"].state, required=True)
     total_hours = ma.fields.Float(required=True)

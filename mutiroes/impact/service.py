@@ -16,12 +16,12 @@ from sqlalchemy.orm import contains_eager
 
 from mutiroes import jobs
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
-from mutiroes.events import service as events_service
+from mutiroes.events import access
 from mutiroes.events.models import Event, EventCategory, EventParticipant
-from mutiroes.extensions import db
 from mutiroes.impact.models import Badge, EventReport, MonthlyImpactReport, UserBadge
-from mutiroes.pagination import clamp_page_size, envelope, paginate
+from mutiroes.models import db, paginate
 from mutiroes.timeutil import server_tz, utcnow
+from mutiroes.users import profiles
 from mutiroes.users.models import User
 
 STATISTICS_JOB = "process_event_report_statistics"
@@ -59,7 +59,7 @@ def _report_of(event_id: int) -> EventReport | None:
 
 
 def get_report(*, event_id: int, caller: User | None) -> EventReport:
-    events_service._get_visible(event_id, caller)
+    access.get_visible(event_id, caller)
     report = _report_of(event_id)
     if report is None:
         raise NotFound("Este evento ainda não tem relatório.")
@@ -67,7 +67,7 @@ def get_report(*, event_id: int, caller: User | None) -> EventReport:
 
 
 def _organized_event(event_id: int, caller: User) -> Event:
-    event = events_service._get_visible(event_id, caller)
+    event = access.get_visible(event_id, caller)
     if event.organizer_id != caller.id:
         raise Forbidden("Apenas o organizador do evento pode registrar o relatório.")
     return event
@@ -144,7 +144,7 @@ def earned_badges(*, user_id: int) -> list[UserBadge]:
 # --- history and stats -----------------------------------------------------------------------------------------
 
 
-def history_page(*, user: User, page: int, page_size: int) -> dict[str, Any]:
+def history_page(*, user: User, page: int, page_size: int) -> tuple[int, list[EventParticipant]]:
     """Every participation of the caller, the latest events first."""
     statement = (
         sa.select(EventParticipant)
@@ -153,9 +153,7 @@ def history_page(*, user: User, page: int, page_size: int) -> dict[str, Any]:
         .order_by(Event.start_date.desc(), EventParticipant.id.desc())
         .options(contains_eager(EventParticipant.event))
     )
-    page_size = clamp_page_size(page_size)
-    count, rows = paginate(statement, page=page, page_size=page_size)
-    return envelope(count=count, page=page, page_size=page_size, results=list(rows))
+    return paginate(statement, page=page, page_size=page_size)
 
 
 def public_history(user_id: int) -> list[EventParticipant]:
@@ -172,8 +170,9 @@ def public_history(user_id: int) -> list[EventParticipant]:
     )
 
 
-def decorate_public_profile(user: User) -> User:
-    """Attach the badges (and, when the person allows it, the history) a public profile shows."""
+def public_profile(*, username: str) -> User:
+    """A public profile with the badges (and, when the person allows it, the history) it shows; 404 otherwise."""
+    user = profiles.get_public(username=username)
     user.badges = earned_badges(user_id=user.id)
     if user.show_participation_history:
         user.history = public_history(user.id)

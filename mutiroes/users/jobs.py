@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mutiroes import jobs, mail
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.users.models import User
 
 

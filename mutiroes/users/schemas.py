@@ -8,14 +8,11 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
-from mutiroes import media, timeutil
-from mutiroes.schemas import BaseSchema, LocalDateTime, id_field
+from mutiroes import timeutil
+from mutiroes.platform import images
+from mutiroes.schemas import BRAZILIAN_STATES, PHONE_RE, BaseSchema, LocalDateTime, id_field
 
-BRAZILIAN_STATES = tuple(
-    "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()  # noqa: SIM905
-)
 USERNAME_RE = re.compile(r"^[\w.@+-]+\Z")
-PHONE_RE = re.compile(r"^[0-9+()\-\s]{8,20}\Z")
 ZIP_RE = re.compile(r"^\d{5}-?\d{3}\Z")
 NOTIFICATION_KEYS = ("event_updates", "event_reminders", "new_events_nearby", "newsletter")
 
@@ -84,7 +81,7 @@ class ProfileSchema(ma.Schema):
     phone = ma.fields.String()
     birth_date = ma.fields.Date(allow_none=True)
     bio = ma.fields.String()
-    avatar_url = ma.fields.Function(lambda user: media.absolute_url(user.avatar), dump_only=True)
+    avatar_url = ma.fields.Function(lambda user: images.absolute_url(user.avatar), dump_only=True)
     age = ma.fields.Function(lambda user: user.age_on(timeutil.local_today()), dump_only=True)
     city = ma.fields.String()
     state = ma.fields.String()
@@ -139,7 +136,7 @@ class PublicProfileSchema(ma.Schema):
     first_name = ma.fields.String()
     last_name = ma.fields.String()
     bio = ma.fields.String()
-    avatar_url = ma.fields.Function(lambda user: media.absolute_url(user.avatar))
+    avatar_url = ma.fields.Function(lambda user: images.absolute_url(user.avatar))
     city = ma.fields.String()
     state = ma.fields.String()
     total_events_participated = ma.fields.Integer()
@@ -163,10 +160,6 @@ class ChangePasswordSchema(BaseSchema):
     new_password = ma.fields.String(required=True, load_only=True, validate=validate.Length(max=128))
 
 
-class DetailSchema(ma.Schema):
-    detail = ma.fields.String(required=True)
-
-
 class UserStatsSchema(ma.Schema):
     total_events_participated = ma.fields.Integer()
     total_hours_volunteered = ma.fields.Float()
@@ -176,6 +169,3 @@ class UserStatsSchema(ma.Schema):
     favorite_categories = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "Up to 3 `{id, name, events}`, by verified events."}
     )
-
-
-__all__ = [name for name in dir() if name.endswith("Schema")] + ["BRAZILIAN_STATES", "NOTIFICATION_KEYS"]

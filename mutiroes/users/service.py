@@ -16,10 +16,13 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from flask_jwt_extended.exceptions import JWTExtendedException
 from sqlalchemy.exc import IntegrityError
 
-from mutiroes import images, jobs
-from mutiroes.errors import NotFound, Throttled, Unauthorized, ValidationError
-from mutiroes.extensions import db
-from mutiroes.throttle import MemoryCounters, RedisCounters
+from mutiroes import jobs
+from mutiroes.errors import Throttled, Unauthorized, ValidationError
+from mutiroes.events.models import EventCategory
+from mutiroes.models import db
+from mutiroes.platform import images
+from mutiroes.platform.redis import redis
+from mutiroes.platform.throttle import MemoryCounters, RedisCounters
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import AuthSession, RefreshToken, User
 
@@ -141,8 +144,6 @@ def create(*, username: str, email: str, password: str, first_name: str = "", la
 def _counters():
     state = current_app.extensions.setdefault("mutiroes_login_counters", {})
     memory = state.setdefault("memory", MemoryCounters())
-    from mutiroes.extensions import redis
-
     client = redis.client
     return RedisCounters(client, memory) if client is not None else memory
 
@@ -308,8 +309,6 @@ def change_password(*, user: User, old_password: str, new_password: str) -> None
 
 
 def update_profile(*, user: User, changes: dict[str, Any]) -> User:
-    from mutiroes.events.models import EventCategory
-
     changes = dict(changes)
     if "interests" in changes:
         wanted = list(dict.fromkeys(changes["interests"]))
@@ -345,21 +344,15 @@ def set_avatar(*, user: User, upload) -> User:
     return user
 
 
-def get_public(*, username: str) -> User:
-    if "\x00" in username or len(username) > 150:  # no such name can exist, and PostgreSQL refuses NUL
-        raise NotFound("Perfil não encontrado.")
-    user = db.session.scalar(
-        sa.select(User).where(sa.func.lower(User.username) == username.lower(), User.is_active.is_(True))
-    )
-    if user is None or not user.is_public_profile:
-        raise NotFound("Perfil não encontrado.")
-    from mutiroes.impact.service import decorate_public_profile
-
-    return decorate_public_profile(user)
+# --- clean-up ----------------------------------------------------------------------------------------------------
 
 
-def stats(*, user: User) -> dict[str, Any]:
-    """The caller's numbers, from verified attendance (see mutiroes.impact)."""
-    from mutiroes.impact.service import user_stats
+def purge_expired_sessions(now: dt.datetime) -> int:
+    """Clean-up step: login sessions past their expiry (revoked or not) and refresh tokens past theirs.
 
-    return user_stats(user=user)
+    A revoked session is kept until it expires, so that reuse of its refresh tokens is still recognised.
+    """
+    tokens = db.session.execute(sa.delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount
+    # the session's remaining refresh tokens go with it (ON DELETE CASCADE)
+    sessions = db.session.execute(sa.delete(AuthSession).where(AuthSession.expires_at < now)).rowcount
+    return tokens + sessions

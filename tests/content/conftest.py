@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
 from mutiroes.events.models import Event
-from mutiroes.extensions import db
+from mutiroes.models import db
 from tests import images
 from tests.events import conftest as events_fixtures
 

@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 
 from mutiroes.content.models import EventComment
-from mutiroes.extensions import db
+from mutiroes.models import db
 
 
 def comments_url(event_id, comment_id=None):

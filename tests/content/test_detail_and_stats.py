@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
-from mutiroes.extensions import db
+from mutiroes.models import db
 from tests import images
 from tests.content.conftest import upload
 

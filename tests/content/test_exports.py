@@ -5,8 +5,9 @@ import io
 import sqlalchemy as sa
 
 from mutiroes.events import ical
-from mutiroes.events.models import EventParticipant
-from mutiroes.extensions import db
+from mutiroes.events.jobs import calendar_invite
+from mutiroes.events.models import Event, EventParticipant
+from mutiroes.models import db
 from mutiroes.users.models import User
 
 START = dt.datetime(2031, 3, 8, 12, 30, tzinfo=dt.UTC)
@@ -70,12 +71,12 @@ def test_control_characters_are_dropped_from_text_values():
     assert "SUMMARY:abc\\nd" in unfold(body)
 
 
-def test_mail_attachments_use_the_same_builder():
-    from mutiroes import mail
-
-    attachment = mail.ical_attachment(uid="event-1@mutiroes", start=START, end=START, summary="A, B", geo=(1.5, -2.25))
+def test_mail_attachments_use_the_same_builder(app):
+    event = Event(id=1, title="A, B", description="", address="Praia", city="Santos", start_date=START, end_date=START)
+    with app.app_context():
+        attachment = calendar_invite(event)
     lines = unfold(attachment.content.decode())
-    assert "SUMMARY:A\\, B" in lines and "GEO:1.500000;-2.250000" in lines
+    assert "SUMMARY:A\\, B" in lines and "UID:event-1@mutiroes" in lines and "LOCATION:Praia\\, Santos" in lines
     assert attachment.mimetype.startswith("text/calendar")
 
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from mutiroes.content.models import EventPhoto
 from mutiroes.events.models import Event
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.users.models import User
 from tests import images
 from tests.content.conftest import media_files, upload

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mutiroes.content.models import EventResource, ResourcePledge
-from mutiroes.extensions import db
+from mutiroes.models import db
 from tests.events.test_concurrency import fire
 
 PLEDGERS = 24

@@ -2,7 +2,7 @@ import sqlalchemy as sa
 
 from mutiroes.content.models import EventResource, ResourcePledge
 from mutiroes.events.models import Event
-from mutiroes.extensions import db
+from mutiroes.models import db
 
 
 def resources_url(event_id, resource_id=None):

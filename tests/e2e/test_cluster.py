@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from mutiroes.version import __version__
 from tests.e2e.conftest import report
 from tests.e2e.load import Load, Result, get, idempotent, request
 
@@ -58,7 +59,7 @@ def test_every_replica_is_registered_passing_and_exactly_routed(cluster):
     for entry in entries:
         service = entry["Service"]
         assert f"{service['Address']}:{service['Port']}" in expected
-        assert service["Meta"]["version"] == "0.1.0"
+        assert service["Meta"]["version"] == __version__
         assert "api" in service["Tags"]
         assert service["ID"].startswith("mutiroes-api-")
         http_checks = [c for c in entry["Checks"] if c["ServiceID"] == service["ID"]]

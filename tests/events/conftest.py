@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from mutiroes.events.models import Event, EventParticipant
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 
 _numbers = itertools.count(1)

@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from mutiroes.events.models import Event, EventParticipant
-from mutiroes.extensions import db
+from mutiroes.models import db
 
 JOINERS = 30
 CAPACITY = 5

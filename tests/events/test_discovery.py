@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from mutiroes import create_app
 from mutiroes.events.models import Event
 from mutiroes.events.sqlfunctions import distance_km
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from tests.events.conftest import event_payload
 
@@ -145,10 +145,10 @@ def test_nearby_refuses_bad_coordinates(client, query):
 
 
 def test_nearby_query_uses_the_spatial_index(app):
-    from mutiroes.events import service
+    from mutiroes.events import discovery
 
     with app.app_context():
-        statement = service.nearby_statement(latitude=RIO[0], longitude=RIO[1], radius=10, limit=50)
+        statement = discovery.nearby_statement(latitude=RIO[0], longitude=RIO[1], radius=10, limit=50)
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.engine.connect() as connection:
             connection.exec_driver_sql("SET enable_seqscan = off")

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from mutiroes.events.models import Event
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from tests.events.conftest import event_payload, iso
 

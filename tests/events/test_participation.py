@@ -221,7 +221,7 @@ def running_event(make_event, user_with_token, client):
 
 def _join_directly(app, event_id, user_id):
     from mutiroes.events.models import Event, EventParticipant
-    from mutiroes.extensions import db
+    from mutiroes.models import db
 
     with app.app_context():
         db.session.add(EventParticipant(event_id=event_id, user_id=user_id, status="confirmed"))

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from mutiroes.events.models import EventParticipant
-from mutiroes.extensions import db
 from mutiroes.impact.models import Badge, UserBadge
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 from tests.events.conftest import event_row, make_event, participations, user_with_token  # noqa: F401

@@ -8,8 +8,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from mutiroes import jobs
-from mutiroes.extensions import db
-from mutiroes.outbox import OutboxJob
+from mutiroes.jobs.outbox import OutboxJob
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from tests.events.conftest import iso
 

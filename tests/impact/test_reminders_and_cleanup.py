@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from mutiroes import jobs
 from mutiroes.events.models import Event, EventParticipant
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 

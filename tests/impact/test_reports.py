@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from mutiroes.extensions import db
 from mutiroes.impact.models import EventReport
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 
 REPORT = {

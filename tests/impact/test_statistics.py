@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from mutiroes import jobs
-from mutiroes.extensions import db
 from mutiroes.impact.service import previous_month
+from mutiroes.models import db
 from mutiroes.timeutil import server_tz, utcnow
 from tests.conftest import bearer
 

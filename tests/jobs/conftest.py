@@ -109,7 +109,7 @@ def jobs_client(jobs_app):
 @pytest.fixture
 def work(jobs_app):
     """Run a real RQ worker in burst mode in this process until the queues are empty (due retries included)."""
-    from workers.worker import build_worker
+    from mutiroes.jobs.worker import build_worker
 
     def run(rounds: int = 1, pause: float = 0.0) -> None:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -127,7 +127,7 @@ def work(jobs_app):
 
 @pytest.fixture
 def rq_connection(jobs_app):
-    from workers.worker import redis_for_workers
+    from mutiroes.platform.redis import worker_connection as redis_for_workers
 
     connection = redis_for_workers(jobs_app.config["MUTIROES"].redis_url)
     yield connection
@@ -152,7 +152,7 @@ def register(client, username: str, **extra):
 def _empty_redis_after_test(jobs_app, redis_server):
     """Queues, registries and schedules of one test never leak into the next."""
     yield
-    from workers.worker import redis_for_workers
+    from mutiroes.platform.redis import worker_connection as redis_for_workers
 
     if redis_server.process is None:
         redis_server.start()

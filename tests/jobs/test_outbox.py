@@ -7,8 +7,8 @@ from rq import Queue
 
 from mutiroes import jobs
 from mutiroes.config import Config
-from mutiroes.extensions import db
-from mutiroes.outbox import OutboxJob, relay
+from mutiroes.jobs.outbox import OutboxJob, relay
+from mutiroes.models import db
 from mutiroes.users.models import User
 from tests.jobs.conftest import register
 

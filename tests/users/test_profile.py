@@ -1,4 +1,4 @@
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.users.models import User
 from tests.conftest import bearer
 

@@ -1,6 +1,6 @@
 import sqlalchemy as sa
 
-from mutiroes.extensions import db
+from mutiroes.models import db
 from mutiroes.users.models import User
 
 VALID = {

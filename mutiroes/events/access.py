@@ -1,0 +1,58 @@
+"""Who may see and who may manage an event: the events domain's public module for the other domains.
+
+An event the caller may not see is 404 (drafts and private events exist only for their organizer and staff); seeing
+it without the role a change needs is 403.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from mutiroes.errors import Forbidden, NotFound
+from mutiroes.events.models import Event, EventParticipant
+from mutiroes.models import db
+from mutiroes.users.models import User
+
+
+def can_manage(event: Event, user: User | None) -> bool:
+    return user is not None and (user.id == event.organizer_id or bool(user.is_staff))
+
+
+def can_see(event: Event, user: User | None) -> bool:
+    return (event.is_public and event.status != "draft") or can_manage(event, user)
+
+
+def get_event(event_id: int) -> Event:
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise NotFound("Evento não encontrado.")
+    return event
+
+
+def get_visible(event_id: int, user: User | None) -> Event:
+    event = get_event(event_id)
+    if not can_see(event, user):
+        raise NotFound("Evento não encontrado.")
+    return event
+
+
+def get_managed(event_id: int, user: User) -> Event:
+    event = get_visible(event_id, user)
+    if not can_manage(event, user):
+        raise Forbidden("Apenas o organizador do evento pode fazer isso.")
+    return event
+
+
+def is_confirmed(event_id: int, user_id: int) -> bool:
+    """Whether ``user_id`` holds a confirmed spot at the event."""
+    return bool(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(EventParticipant)
+            .where(
+                EventParticipant.event_id == event_id,
+                EventParticipant.user_id == user_id,
+                EventParticipant.status == "confirmed",
+            )
+        )
+    )

@@ -1,0 +1,150 @@
+"""Finding events: categories, the filtered list, nearby events and the caller's own events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from mutiroes.errors import ValidationError
+from mutiroes.events.models import ACTIVE_PARTICIPATION_STATUSES, Event, EventCategory, EventParticipant
+from mutiroes.events.sqlfunctions import bounding_box, search_text
+from mutiroes.models import db, paginate
+from mutiroes.timeutil import utcnow
+from mutiroes.users.models import User
+
+# earthdistance measures on a sphere of 6378.168 km, our distances on one of 6371.0088 km: widen its box a little
+# so it always contains every point the exact (haversine) filter keeps
+EARTH_BOX_MARGIN = 1.002
+
+ORDERINGS = {
+    "start_date": (Event.start_date.asc(), Event.id.asc()),
+    "-start_date": (Event.start_date.desc(), Event.id.desc()),
+    "created_at": (Event.created_at.asc(), Event.id.asc()),
+    "-created_at": (Event.created_at.desc(), Event.id.desc()),
+    "participants_count": (Event.confirmed_count.asc(), Event.id.asc()),
+    "-participants_count": (Event.confirmed_count.desc(), Event.id.desc()),
+}
+
+
+def _is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def require_category(category_id: int) -> None:
+    if db.session.get(EventCategory, category_id) is None:
+        raise ValidationError({"category": ["Categoria inexistente."]})
+
+
+def get_all_categories() -> list[EventCategory]:
+    return list(db.session.scalars(sa.select(EventCategory).order_by(EventCategory.name)))
+
+
+def _distance_to(latitude: float, longitude: float):
+    return sa.func.mutiroes_distance_km(latitude, longitude, Event.latitude, Event.longitude)
+
+
+def _within_radius(latitude: float, longitude: float, radius_km: float):
+    """A condition that uses the spatial index (PostgreSQL) or a bounding box (SQLite), then the exact distance."""
+    if _is_postgres():
+        prefilter = sa.func.earth_box(
+            sa.func.ll_to_earth(latitude, longitude), radius_km * 1000.0 * EARTH_BOX_MARGIN
+        ).op("@>")(sa.func.ll_to_earth(Event.latitude, Event.longitude))
+    else:
+        min_lat, max_lat, min_lng, max_lng = bounding_box(latitude, longitude, radius_km)
+        prefilter = sa.and_(Event.latitude.between(min_lat, max_lat), Event.longitude.between(min_lng, max_lng))
+    return sa.and_(prefilter, _distance_to(latitude, longitude) <= radius_km)
+
+
+def _like_any(term: str, *columns) -> sa.ColumnElement[bool]:
+    escaped = search_text(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return sa.or_(*(sa.func.mutiroes_search_text(column).like(pattern, escape="\\") for column in columns))
+
+
+def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select:
+    status = filters.get("status") or "published"
+    statement = sa.select(Event).where(Event.status == status)
+    if caller is None or not caller.is_staff:
+        own = Event.organizer_id == caller.id if caller is not None else sa.false()
+        # other people's events: published and public only; every other status lists the caller's own events
+        statement = statement.where(sa.or_(Event.is_public.is_(True), own) if status == "published" else own)
+    if filters.get("category") is not None:
+        require_category(filters["category"])
+        statement = statement.where(Event.category_id == filters["category"])
+    if filters.get("city"):
+        statement = statement.where(sa.func.mutiroes_search_text(Event.city) == search_text(filters["city"].strip()))
+    if filters.get("state"):
+        statement = statement.where(Event.state == filters["state"].strip().upper())
+    if filters.get("is_public") is not None:
+        statement = statement.where(Event.is_public.is_(filters["is_public"]))
+    if filters.get("search") and filters["search"].strip():
+        term = filters["search"].strip()
+        statement = statement.where(_like_any(term, Event.title, Event.description, Event.address, Event.city))
+    if filters.get("start_date") is not None:
+        statement = statement.where(Event.start_date >= filters["start_date"])
+    if filters.get("end_date") is not None:
+        statement = statement.where(Event.start_date <= filters["end_date"])
+    if filters.get("latitude") is not None:
+        statement = statement.where(
+            _within_radius(filters["latitude"], filters["longitude"], filters.get("radius") or 10.0)
+        )
+    if filters.get("organizer") is not None:
+        statement = statement.where(Event.organizer_id == filters["organizer"])
+    return statement.order_by(*ORDERINGS[filters.get("ordering") or "-created_at"])
+
+
+def get_page(*, caller: User | None, page: int, page_size: int, filters: dict[str, Any]) -> tuple[int, list[Event]]:
+    """One page of events: two statements (count and page) whatever the page size."""
+    return paginate(list_statement(caller=caller, filters=filters), page=page, page_size=page_size)
+
+
+def nearby_statement(*, latitude: float, longitude: float, radius: float, limit: int) -> sa.Select:
+    distance = _distance_to(latitude, longitude)
+    if _is_postgres():
+        # K-nearest-neighbour order straight from the GiST index (cube's <-> is the chord through the earth,
+        # which orders points exactly as the great-circle distance does): the scan stops after `limit` rows
+        # instead of sorting every event of a dense city. A second sort key would disable that, so equal
+        # distances come in no particular order.
+        order = (
+            sa.func.ll_to_earth(Event.latitude, Event.longitude).op("<->")(sa.func.ll_to_earth(latitude, longitude)),
+        )
+    else:
+        order = (distance, Event.id)
+    return (
+        sa.select(Event, distance.label("distance_km"))
+        .where(
+            Event.status == "published",
+            Event.is_public.is_(True),
+            Event.end_date > utcnow(),
+            _within_radius(latitude, longitude, radius),
+        )
+        .order_by(*order)
+        .limit(limit)
+    )
+
+
+def nearby(*, latitude: float, longitude: float, radius: float, limit: int) -> list[Event]:
+    """Published events not yet ended within ``radius`` km, nearest first, each with ``distance_km``."""
+    events = []
+    statement = nearby_statement(latitude=latitude, longitude=longitude, radius=radius, limit=limit)
+    for event, distance in db.session.execute(statement):
+        event.distance_km = round(float(distance), 3)
+        events.append(event)
+    return events
+
+
+def my_events(*, user: User) -> dict[str, list[Event]]:
+    organized = db.session.scalars(
+        sa.select(Event).where(Event.organizer_id == user.id).order_by(Event.start_date.desc(), Event.id.desc())
+    ).all()
+    participating = db.session.scalars(
+        sa.select(Event)
+        .join(EventParticipant, EventParticipant.event_id == Event.id)
+        .where(
+            EventParticipant.user_id == user.id,
+            EventParticipant.status.in_(ACTIVE_PARTICIPATION_STATUSES),
+        )
+        .order_by(Event.start_date.asc(), Event.id.asc())
+    ).all()
+    return {"organized": list(organized), "participating": list(participating)}

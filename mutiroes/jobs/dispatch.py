@@ -1,0 +1,85 @@
+"""The one way to request background work: ``jobs.request(name, **ids)`` inside a service's unit of work.
+
+With Redis configured, a request is an outbox row (``outbox.OutboxJob``) written in the caller's transaction; after
+the commit it is pushed to its RQ queue, and the relay pushes whatever Redis could not take at that moment. In the
+embedded mode (no ``MUTIROES_REDIS_URL``) the job runs on a short-lived thread of this process right after the
+commit. Either way nothing runs before its transaction commits, a rolled-back transaction requests nothing, and a
+request never waits on SMTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from mutiroes.jobs import outbox, registry
+from mutiroes.models import db
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "mutiroes_pending_jobs"
+
+
+def request(name: str, **kwargs) -> None:
+    """Ask for ``name(**kwargs)`` to run once the current transaction commits (dropped if it rolls back)."""
+    if name not in registry.REGISTRY:
+        raise KeyError(f"unknown job {name!r}")
+    # begin the transaction now if nothing has yet: a rollback of a transaction that never began fires no event,
+    # and the request would outlive it
+    db.session.connection()
+    row = None
+    if _uses_outbox(current_app):
+        row = outbox.OutboxJob(id=str(uuid.uuid4()), name=name, kwargs=kwargs)
+        db.session.add(row)
+    db.session.info.setdefault(PENDING_KEY, []).append((row, name, kwargs))
+
+
+def _uses_outbox(app: Flask) -> bool:
+    return app.config["MUTIROES"].redis_url is not None
+
+
+def _run_in_thread(app: Flask, name: str, kwargs: dict) -> None:
+    def target():
+        with app.app_context():
+            try:
+                registry.run_now(name, **kwargs)
+            except Exception:
+                log.exception("job %s%r failed", name, kwargs)
+            finally:
+                db.session.remove()
+
+    threading.Thread(target=target, name=f"job-{name}", daemon=True).start()
+
+
+def _dispatch_after_commit(session: Session) -> None:
+    pending = session.info.pop(PENDING_KEY, None)
+    if not pending or not has_app_context():
+        return
+    flask_app = current_app._get_current_object()
+    if _uses_outbox(flask_app):
+        # only rows this commit made durable (a row expunged by a rollback is no longer persistent)
+        committed = [(row.id, name, kwargs) for row, name, kwargs in pending if sa.inspect(row).persistent]
+        outbox.push_after_commit(flask_app, committed)
+        return
+    for _row, name, kwargs in pending:
+        _run_in_thread(flask_app, name, kwargs)
+
+
+def _drop_after_rollback(session: Session, _previous_transaction) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+LISTENERS = (("after_commit", _dispatch_after_commit), ("after_soft_rollback", _drop_after_rollback))
+
+
+def init_app(_app: Flask) -> None:
+    """Send requested jobs once their transaction commits, from every session of the process (requests, jobs, CLI)."""
+    for name, listener in LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

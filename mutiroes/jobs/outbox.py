@@ -1,0 +1,198 @@
+"""The transactional outbox: requested jobs as rows written in the requesting transaction, pushed to RQ after it.
+
+A row is committed together with the change that caused it, so a job exists exactly when its cause does. After the
+commit the requesting process pushes the row to RQ (job id = row id) and marks it enqueued. When Redis cannot be
+reached the row simply stays unmarked; the relay, running inside every worker and scheduler process, claims such
+rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several relays never push the same row at once) and pushes them
+once Redis answers again. A push that happens twice anyway (the pusher died between push and mark) is harmless: the
+relay skips ids RQ already knows, and every job is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+
+import redis as redis_lib
+import sqlalchemy as sa
+from flask import Flask
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mutiroes.jobs import registry
+from mutiroes.models import UTCDateTime, db
+from mutiroes.platform.redis import redis
+from mutiroes.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# results of finished jobs are kept this long, so the relay can tell that a row was already pushed and ran
+RESULT_TTL_SECONDS = 24 * 3600
+FAILURE_TTL_SECONDS = 30 * 24 * 3600
+# an outbox row pushed to RQ is only kept this long, for operators looking into a job's history
+OUTBOX_RETENTION = dt.timedelta(days=7)
+REDIS_ERRORS = (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError, OSError)
+
+
+class OutboxJob(db.Model):
+    """A job requested by a committed transaction; ``enqueued_at`` is set once RQ holds it."""
+
+    __tablename__ = "outbox_jobs"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    kwargs: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    push_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        # the relay only ever looks for rows not yet pushed, oldest first
+        sa.Index(
+            "ix_outbox_jobs_pending",
+            "created_at",
+            postgresql_where=sa.text("enqueued_at IS NULL"),
+            sqlite_where=sa.text("enqueued_at IS NULL"),
+        ),
+    )
+
+
+# the function RQ calls for every job (stable: jobs already queued by an older release still find it)
+EXECUTE = "mutiroes.jobs.execute"
+
+
+def _queue_and_options(app: Flask, name: str, kwargs: dict):
+    options = registry.options_for(name)
+    settings = app.config["MUTIROES"]
+    intervals = list(settings.job_retry_intervals)
+    retries = options.max_retries if options.max_retries is not None else len(intervals)
+    retry = Retry(max=retries, interval=intervals or 0) if retries > 0 else None
+    queue = Queue(options.queue, connection=_redis(app))
+    call = {
+        "args": (name,),
+        "kwargs": kwargs,
+        "timeout": options.timeout,
+        "result_ttl": RESULT_TTL_SECONDS,
+        "failure_ttl": FAILURE_TTL_SECONDS,
+        "description": registry.describe(name, kwargs),
+        "retry": retry,
+    }
+    return queue, call
+
+
+def _redis(app: Flask) -> redis_lib.Redis:
+    client = redis.client_for(app)
+    if client is None:
+        raise RuntimeError("the outbox needs MUTIROES_REDIS_URL")
+    return client
+
+
+def push(app: Flask, job_id: str, name: str, kwargs: dict, *, skip_known: bool = False) -> bool:
+    """Put one outbox row on its RQ queue under its own id; ``False`` when RQ already had it (relay only)."""
+    queue, call = _queue_and_options(app, name, kwargs)
+    if skip_known and Job.exists(job_id, connection=queue.connection):
+        return False
+    queue.enqueue_call(EXECUTE, job_id=job_id, **call)
+    return True
+
+
+def push_after_commit(app: Flask, rows: list[tuple[str, str, dict]]) -> None:
+    """Push the rows just committed and mark them; on a Redis failure leave them for the relay."""
+    pushed = []
+    try:
+        for job_id, name, kwargs in rows:
+            try:
+                push(app, job_id, name, kwargs)
+            except REDIS_ERRORS as exc:
+                log.warning("Redis unreachable, job %s %s stays in the outbox for the relay: %s", name, job_id, exc)
+                break
+            pushed.append(job_id)
+        if pushed:
+            _mark_enqueued(pushed)
+    except Exception:  # the caller's transaction is committed: whatever happens here, the relay catches up
+        log.exception("pushing committed jobs failed; they stay in the outbox for the relay")
+
+
+def _mark_enqueued(ids: list[str]) -> None:
+    # a separate connection: the requesting session has just committed and cannot run SQL in its hook
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(OutboxJob)
+            .where(OutboxJob.id.in_(ids), OutboxJob.enqueued_at.is_(None))
+            .values(enqueued_at=utcnow())
+        )
+
+
+def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None) -> int:
+    """Push every outbox row older than the grace period that no process has pushed; returns how many."""
+    settings = app.config["MUTIROES"]
+    grace = settings.outbox_relay_grace_seconds if grace_seconds is None else grace_seconds
+    total = 0
+    with app.app_context():
+        try:
+            while True:
+                cutoff = utcnow() - dt.timedelta(seconds=grace)
+                rows = db.session.scalars(
+                    sa.select(OutboxJob)
+                    .where(OutboxJob.enqueued_at.is_(None), OutboxJob.created_at <= cutoff)
+                    .order_by(OutboxJob.created_at)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                if not rows:
+                    db.session.rollback()
+                    return total
+                now = utcnow()
+                for row in rows:
+                    try:
+                        push(app, row.id, row.name, row.kwargs, skip_known=True)
+                    except REDIS_ERRORS as exc:
+                        # keep what was pushed; the rest waits for the next round
+                        row.push_attempts += 1
+                        row.last_error = str(exc)[:500]
+                        db.session.commit()
+                        log.warning("outbox relay: Redis unreachable (%s); %d rows pushed this round", exc, total)
+                        return total
+                    row.enqueued_at = now
+                    total += 1
+                db.session.commit()
+                if len(rows) < batch_size:
+                    return total
+        finally:
+            db.session.remove()
+
+
+class RelayThread(threading.Thread):
+    """Runs :func:`relay` every ``interval`` seconds until stopped (inside the worker and scheduler processes)."""
+
+    def __init__(self, app: Flask, interval: float | None = None) -> None:
+        super().__init__(name="outbox-relay", daemon=True)
+        self.app = app
+        self.interval = interval or app.config["MUTIROES"].outbox_relay_interval_seconds
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                pushed = relay(self.app)
+                if pushed:
+                    log.info("outbox relay pushed %d jobs", pushed)
+            except Exception:  # a database outage must not kill the relay; it tries again next round
+                log.exception("outbox relay round failed")
+            self._stop_event.wait(self.interval)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout)
+
+
+def purge_pushed(now: dt.datetime) -> int:
+    """Clean-up step: rows pushed to RQ more than ``OUTBOX_RETENTION`` ago."""
+    return db.session.execute(
+        sa.delete(OutboxJob).where(OutboxJob.enqueued_at.is_not(None), OutboxJob.enqueued_at < now - OUTBOX_RETENTION)
+    ).rowcount

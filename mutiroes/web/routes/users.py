@@ -1,0 +1,119 @@
+"""Users and tokens over HTTP: parse, call one service function, answer."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from mutiroes.impact import service as impact
+from mutiroes.schemas import DetailSchema
+from mutiroes.users import schemas, service
+from mutiroes.web.auth import auth_required, current_user, get_jwt
+
+blp = Blueprint("users", __name__, url_prefix="/api/users", description="Contas, perfis e estatísticas.")
+token_blp = Blueprint("token", __name__, url_prefix="/api/token", description="Autenticação JWT.")
+
+
+def client_ip() -> str:
+    # with MUTIROES_TRUSTED_PROXIES set, ProxyFix has already put the real client address here
+    return request.remote_addr or "unknown"
+
+
+@blp.route("/register/", methods=["POST"])
+@blp.arguments(schemas.RegisterSchema)
+@blp.response(201, schemas.UserSchema)
+def register(data):
+    """Create an account; the welcome email is queued."""
+    data.pop("password_confirm")
+    return service.create(**data)
+
+
+@token_blp.route("/", methods=["POST"])
+@token_blp.arguments(schemas.TokenRequestSchema)
+@token_blp.response(200, schemas.TokenPairSchema)
+@token_blp.alt_response(401, description="Credenciais inválidas (mesmo corpo para e-mail ou senha errados).")
+@token_blp.alt_response(429, description="Tentativas demais para esta conta ou este IP; veja Retry-After.")
+def obtain_token(data):
+    """Log in with e-mail (or username) and password."""
+    return service.login(
+        identifier=data.get("email") or data["username"], password=data["password"], client_ip=client_ip()
+    )
+
+
+@token_blp.route("/refresh/", methods=["POST"])
+@token_blp.arguments(schemas.RefreshRequestSchema)
+@token_blp.response(200, schemas.TokenPairSchema)
+def refresh_token(data):
+    """Rotate a refresh token. Presenting one already rotated ends the whole login."""
+    return service.refresh(refresh_token=data["refresh"])
+
+
+@token_blp.route("/logout/", methods=["POST"])
+@token_blp.arguments(schemas.RefreshRequestSchema)
+@token_blp.response(204)
+@auth_required
+def logout(data):
+    """End this login: its access and refresh tokens stop working on every replica."""
+    service.logout(user=current_user, session_id=get_jwt()["sid"], refresh_token=data["refresh"])
+
+
+@blp.route("/profile/")
+class Profile(MethodView):
+    @blp.response(200, schemas.ProfileSchema)
+    @auth_required
+    def get(self):
+        """The caller's profile."""
+        return current_user
+
+    @blp.arguments(schemas.ProfileUpdateSchema)
+    @blp.response(200, schemas.ProfileSchema)
+    @auth_required
+    def patch(self, changes):
+        """Change profile fields; counters, e-mail and flags are not writable."""
+        return service.update_profile(user=current_user, changes=changes)
+
+
+@blp.route("/profile/avatar/", methods=["PUT"])
+@blp.arguments(schemas.AvatarUploadSchema, location="files")
+@blp.response(200, schemas.ProfileSchema)
+@blp.alt_response(413, description="Imagem maior que o limite de upload.")
+@blp.alt_response(415, description="O arquivo não é uma imagem JPEG, PNG ou WebP.")
+@auth_required
+def upload_avatar(files):
+    """Upload the caller's avatar (multipart field `avatar`); the image is re-encoded without metadata."""
+    return service.set_avatar(user=current_user, upload=files["avatar"])
+
+
+@blp.route("/profile/update/", methods=["PATCH"])
+@blp.arguments(schemas.ProfileUpdateSchema)
+@blp.response(200, schemas.ProfileSchema)
+@auth_required
+def update_profile_legacy(changes):
+    """Same as PATCH /api/users/profile/, kept for the current frontend."""
+    return service.update_profile(user=current_user, changes=changes)
+
+
+@blp.route("/profile/<string:username>/", methods=["GET"])
+@blp.response(200, schemas.PublicProfileSchema)
+def public_profile(username):
+    """A public profile; 404 when the profile is not public."""
+    return impact.public_profile(username=username)
+
+
+@blp.route("/change-password/", methods=["POST"])
+@blp.arguments(schemas.ChangePasswordSchema)
+@blp.response(200, DetailSchema)
+@auth_required
+def change_password(data):
+    """Change the password; every token issued before stops working."""
+    service.change_password(user=current_user, **data)
+    return {"detail": "Senha alterada com sucesso. Entre novamente."}
+
+
+@blp.route("/stats/", methods=["GET"])
+@blp.response(200, schemas.UserStatsSchema)
+@auth_required
+def stats():
+    """The caller's volunteering numbers."""
+    return impact.user_stats(user=current_user)
