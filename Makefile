@@ -21,7 +21,7 @@ COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-comp
 help:
 	@echo "make run      start the API on http://127.0.0.1:5000 (embedded SQLite mode, nothing else needed)"
 	@echo "make test     install what the tests need, start private PostgreSQL and Redis, run ruff and pytest"
-	@echo "make lint     ruff check and format check only"
+	@echo "make lint     ruff (lint + format), the architecture contract (lint-imports) and the import-cycle report"
 	@echo "make migrate  apply the database migrations (MUTIROES_DATABASE_URL, or the embedded SQLite file)"
 	@echo "make cluster  the distributed topology as local processes: nginx on http://127.0.0.1:8080, Consul UI on"
 	@echo "              http://127.0.0.1:8500/ui/ (cluster-status, cluster-down, scale-backends N=, restart-backends...)"
@@ -41,6 +41,8 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/import_graph.py
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
