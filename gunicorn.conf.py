@@ -1,7 +1,7 @@
 """gunicorn settings of one API replica: ``gunicorn -c gunicorn.conf.py wsgi:app``.
 
-Everything comes from ``MUTIROES_*`` settings (see README). The master registers the replica in Consul once it
-listens and drains it on SIGTERM (mutiroes.platform.discovery); the application is loaded once in the master
+Everything comes from ``MUTIROES_*`` settings (docs/configuration.md). The master registers the replica in Consul
+once it listens and drains it on SIGTERM (mutiroes.platform.discovery); the application is loaded once in the master
 (``preload_app``), so each worker drops the database and Redis connections it inherited right after the fork.
 """
 
@@ -26,12 +26,7 @@ else:
     _metrics_dir, _own_metrics_dir = tempfile.mkdtemp(prefix="mutiroes-metrics-"), True
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
-# Each sync worker serves one request at a time: a pool of threads + 1 and one overflow connection is plenty, and
-# keeps 3 replicas x 4 workers x 2-3 connections (24-36) far below PostgreSQL's max_connections (100 by default).
-os.environ.setdefault("MUTIROES_DB_POOL_SIZE", str(int(os.environ.get("MUTIROES_GUNICORN_THREADS", "1") or 1) + 1))
-os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
-
-# the metrics folder and the pool defaults above must be in place before the app's modules are first imported
+# the metrics folder above must be in place before the app's modules are first imported
 from flask import Flask  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
@@ -41,11 +36,16 @@ from mutiroes.platform import discovery  # noqa: E402
 from mutiroes.platform.redis import redis  # noqa: E402
 from mutiroes.version import __version__  # noqa: E402
 
+# The app (loaded after this file) and the forked workers read these variables.
 settings = Config.from_env()
+# Each sync worker serves one request at a time: a pool of threads + 1 and one overflow connection is plenty, and
+# keeps 3 replicas x 4 workers x 2-3 connections (24-36) far below PostgreSQL's max_connections (100 by default).
+os.environ.setdefault("MUTIROES_DB_POOL_SIZE", str(settings.gunicorn_threads + 1))
+os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
 if not settings.drain_file:
-    # workers see the drain flag through this file; they inherit the variable when they are forked
+    # workers see the drain flag through this file
     os.environ["MUTIROES_DRAIN_FILE"] = os.path.join(tempfile.gettempdir(), f"mutiroes-{settings.bind_port}.draining")
-    settings = Config.from_env()
+settings = Config.from_env()
 
 bind = [settings.bind]
 workers = settings.gunicorn_workers

@@ -1,5 +1,9 @@
 """One typed configuration read from ``MUTIROES_*`` environment variables.
 
+Each field of ``Config`` is one setting: ``MUTIROES_<FIELD>`` in upper case, converted by the field's declared type,
+with its default, its bounds and its one-line description (the table of docs/configuration.md) written once, in
+the field. A variable that is unset or blank means "use the default".
+
 The embedded mode (``MUTIROES_DATABASE_URL`` unset) needs nothing at all: a SQLite file and a JWT signing key are
 created under the instance folder. Every other mode must be given its secrets; a missing one stops the start-up.
 """
@@ -8,15 +12,59 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, fields
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+PREFIX = "MUTIROES_"
 MIN_SECRET_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
     """Raised at start-up when the environment does not describe a runnable configuration."""
+
+
+def setting(
+    default: Any = MISSING,
+    *,
+    description: str,
+    minimum: int = 0,
+    choices: tuple[str, ...] = (),
+    secret: bool = False,
+    derive: Callable[[dict[str, Any]], Any] | None = None,
+    documented_default: str | None = None,
+    normalize: Callable[[str], str] | None = None,
+    check: Callable[[str, Any], None] | None = None,
+) -> Any:
+    """A field read from ``MUTIROES_<NAME>``.
+
+    ``minimum`` bounds an integer; ``choices`` are the allowed values of a string, read case-insensitively;
+    ``derive`` computes the default from the settings declared before it, and ``documented_default`` says in words
+    what it is; ``normalize`` and ``check`` apply to a value given in the environment (defaults are already valid).
+    """
+    if derive is not None and documented_default is None:
+        raise TypeError("a derived default needs documented_default: the docs table says what it is")
+    metadata = {
+        "description": description,
+        "minimum": minimum,
+        "choices": choices,
+        "secret": secret,
+        "derive": derive,
+        "documented_default": documented_default,
+        "normalize": normalize,
+        "check": check,
+    }
+    return field(default=default, metadata=metadata)
+
+
+def variable(spec: Field) -> str | None:
+    """The environment variable of a field, or None for a value derived from other settings."""
+    if "description" not in spec.metadata:
+        return None
+    return PREFIX + spec.name.upper()
 
 
 def _env(name: str, environ: dict[str, str]) -> str | None:
@@ -26,23 +74,31 @@ def _env(name: str, environ: dict[str, str]) -> str | None:
     return value.strip()
 
 
-def _int(name: str, environ: dict[str, str], default: int, *, minimum: int = 0) -> int:
-    raw = _env(name, environ)
-    if raw is None:
-        return default
+def _string(name: str, raw: str) -> str:
+    return raw
+
+
+def _integer(name: str, raw: str) -> int:
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
-def _int_list(name: str, environ: dict[str, str], default: tuple[int, ...]) -> tuple[int, ...]:
-    raw = _env(name, environ)
-    if raw is None:
-        return default
+def _boolean(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _strings(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _integers(name: str, raw: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in raw.split(",") if part.strip())
     except ValueError as exc:
@@ -52,71 +108,205 @@ def _int_list(name: str, environ: dict[str, str], default: tuple[int, ...]) -> t
     return values
 
 
-def _bool(name: str, environ: dict[str, str], default: bool) -> bool:
+# how a variable's text becomes a value, by the field's declared type
+PARSERS: dict[Any, Callable[[str, str], Any]] = {
+    str: _string,
+    str | None: _string,
+    int: _integer,
+    bool: _boolean,
+    tuple[str, ...]: _strings,
+    tuple[int, ...]: _integers,
+}
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    if len(choices) == 2:
+        return f"{choices[0]} or {choices[1]}"
+    return "one of " + ", ".join(choices)
+
+
+def _read(spec: Field, kind: Any, environ: dict[str, str], values: dict[str, Any]) -> Any:
+    name = variable(spec)
+    meta = spec.metadata
     raw = _env(name, environ)
     if raw is None:
-        return default
-    lowered = raw.lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+        return meta["derive"](values) if meta["derive"] else spec.default
+    value = PARSERS[kind](name, raw)
+    if kind is int and value < meta["minimum"]:
+        raise ConfigError(f"{name} must be >= {meta['minimum']}, got {value}")
+    if meta["normalize"]:
+        value = meta["normalize"](value)
+    if meta["choices"]:
+        value = value.lower()
+        if value not in meta["choices"]:
+            raise ConfigError(f"{name} must be {_one_of(meta['choices'])}")
+    if meta["check"]:
+        meta["check"](name, value)
+    return value
 
 
-@dataclass(frozen=True)
+def _embedded_database(values: dict[str, Any]) -> str:
+    return f"sqlite:///{Path(values['instance_path']) / 'mutiroes.sqlite3'}"
+
+
+def _embedded_secret_key(values: dict[str, Any]) -> str:
+    if not values["embedded"]:
+        raise ConfigError(
+            "MUTIROES_SECRET_KEY is required outside the embedded mode "
+            "(MUTIROES_DATABASE_URL is set); generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return _embedded_secret(Path(values["instance_path"]))
+
+
+def _long_enough(name: str, value: str) -> None:
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{name} must be at least {MIN_SECRET_LENGTH} characters long")
+
+
+def _known_time_zone(name: str, value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{name} is not a known time zone: {value!r}") from exc
+
+
+def _host_and_port(name: str, value: str) -> None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) == 0:
+        raise ConfigError(f"{name} must be HOST:PORT with a fixed port, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
-    instance_path: str
-    database_url: str
+    instance_path: str = setting(
+        str(Path(__file__).resolve().parent.parent / "instance"),
+        description="folder of the embedded mode's SQLite file and generated key, and of media by default",
+        documented_default="`instance/` next to the package",
+    )
+    database_url: str = setting(
+        description="SQLAlchemy URL (PostgreSQL in production); unset means the embedded mode",
+        derive=_embedded_database,
+        documented_default="SQLite file `mutiroes.sqlite3` in the instance folder",
+    )
+    # no variable of its own: the embedded mode is the one with MUTIROES_DATABASE_URL unset
     embedded: bool
-    secret_key: str
-    redis_url: str | None = None
-    time_zone: str = "America/Sao_Paulo"
-    cors_origins: tuple[str, ...] = ("http://localhost:3000",)
-    service_name: str = "mutiroes-api"
-    consul_http_addr: str | None = None
-    media_root: str = ""
-    media_url: str = "/media/"
-    smtp_host: str | None = None
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_security: str = "none"
-    mail_from: str = "Mutirões <nao-responda@mutiroes.org.br>"
-    smtp_timeout_seconds: int = 10
-    mail_batch_size: int = 200
-    site_url: str = "http://localhost:3000"
-    job_retry_intervals: tuple[int, ...] = (30, 120, 600)
-    outbox_relay_interval_seconds: int = 10
-    outbox_relay_grace_seconds: int = 5
-    scheduler_interval_seconds: int = 30
-    access_token_minutes: int = 60
-    refresh_token_days: int = 7
-    login_max_failures_per_account: int = 5
-    login_max_failures_per_ip: int = 20
-    login_failure_window_seconds: int = 900
-    argon2_time_cost: int = 3
-    argon2_memory_cost_kib: int = 65536
-    max_upload_bytes: int = 10 * 1024 * 1024
-    trusted_proxies: int = 0
-    db_pool_size: int = 5
-    db_max_overflow: int = 2
-    log_level: str = "INFO"
-    db_connect_timeout: int = 2
-    breaker_fail_max: int = 5
-    breaker_reset_seconds: int = 60
-    retry_attempts: int = 3
-    bind: str = "127.0.0.1:8000"
-    gunicorn_workers: int = 4
-    gunicorn_worker_class: str = "sync"
-    gunicorn_threads: int = 1
-    gunicorn_timeout: int = 30
-    advertise_address: str | None = None
-    service_tags: tuple[str, ...] = ()
-    drain_file: str | None = None
-    upstream_file: str | None = None
-    drain_timeout_seconds: int = 20
-    extra: dict = field(default_factory=dict)
+    secret_key: str = setting(
+        description=f"JWT signing key, at least {MIN_SECRET_LENGTH} characters; required outside the embedded mode",
+        secret=True,
+        derive=_embedded_secret_key,
+        documented_default="embedded mode only: generated once into `secret_key` in the instance folder",
+        check=_long_enough,
+    )
+    redis_url: str | None = setting(
+        None, description="cache, job queues, login-throttling counters, breaker state; unset: in-process equivalents"
+    )
+    time_zone: str = setting(
+        "America/Sao_Paulo", description="zone for naive datetimes, schedules and emails", check=_known_time_zone
+    )
+    cors_origins: tuple[str, ...] = setting(
+        ("http://localhost:3000",), description="origins allowed to call the API from a browser"
+    )
+    service_name: str = setting(
+        "mutiroes-api",
+        description="name in Consul and in the nginx upstream; also the PostgreSQL `application_name`",
+    )
+    consul_http_addr: str | None = setting(None, description="Consul agent to register with; unset: no registration")
+    media_root: str = setting(
+        description="folder of uploaded images",
+        derive=lambda values: str(Path(values["instance_path"]) / "media"),
+        documented_default="`media` in the instance folder",
+    )
+    media_url: str = setting("/media/", description="public URL prefix of uploaded images")
+    smtp_host: str | None = setting(None, description="outgoing mail server; unset: emails are logged, not sent")
+    smtp_port: int = setting(25, minimum=1, description="port of the outgoing mail server")
+    smtp_user: str | None = setting(None, description="login on the mail server; unset: no login")
+    smtp_password: str | None = setting(None, secret=True, description="password of that login")
+    smtp_security: str = setting(
+        "none", choices=("none", "starttls", "ssl"), description="encryption of the SMTP connection"
+    )
+    mail_from: str = setting("Mutirões <nao-responda@mutiroes.org.br>", description="sender of every email")
+    smtp_timeout_seconds: int = setting(10, minimum=1, description="SMTP connect and command timeout")
+    mail_batch_size: int = setting(
+        200, minimum=1, description="messages per claim/mark batch in bulk sends (one SMTP connection throughout)"
+    )
+    site_url: str = setting(
+        "http://localhost:3000",
+        description="web frontend address used in email links (a trailing `/` is dropped)",
+        normalize=lambda value: value.rstrip("/"),
+    )
+    job_retry_intervals: tuple[int, ...] = setting(
+        (30, 120, 600), description="RQ retry back-off in seconds, one retry per entry (a job may declare fewer)"
+    )
+    outbox_relay_interval_seconds: int = setting(
+        10, minimum=1, description="how often the relay in each worker/scheduler looks for unpushed outbox rows"
+    )
+    outbox_relay_grace_seconds: int = setting(
+        5, description="age before the relay takes an outbox row (the committing process pushes it first)"
+    )
+    scheduler_interval_seconds: int = setting(
+        30, minimum=1, description="how often rq-scheduler moves due periodic jobs to the queue"
+    )
+    access_token_minutes: int = setting(60, minimum=1, description="access token lifetime")
+    refresh_token_days: int = setting(7, minimum=1, description="refresh token lifetime")
+    login_max_failures_per_account: int = setting(5, minimum=1, description="failed logins per account before 429")
+    login_max_failures_per_ip: int = setting(20, minimum=1, description="failed logins per client IP before 429")
+    login_failure_window_seconds: int = setting(
+        900, minimum=1, description="window of the failed-login counters (and the longest Retry-After)"
+    )
+    argon2_time_cost: int = setting(3, minimum=1, description="argon2id time cost of password hashes")
+    argon2_memory_cost_kib: int = setting(65536, minimum=8, description="argon2id memory cost of password hashes")
+    max_upload_bytes: int = setting(
+        10 * 1024 * 1024, minimum=1024, description="largest upload (10 MiB by default); bigger bodies get 413"
+    )
+    trusted_proxies: int = setting(
+        0, description="how many proxies (nginx) sit in front; enables `X-Forwarded-*` handling"
+    )
+    db_pool_size: int = setting(
+        5, minimum=1, description="SQLAlchemy pool size per process; `gunicorn.conf.py` defaults it to threads + 1"
+    )
+    db_max_overflow: int = setting(
+        2, description="connections beyond the pool per process; `gunicorn.conf.py` defaults it to 1"
+    )
+    log_level: str = setting("INFO", description="Python log level, in any case", normalize=str.upper)
+    db_connect_timeout: int = setting(2, minimum=1, description="seconds to wait for a PostgreSQL connection")
+    breaker_fail_max: int = setting(
+        5, minimum=1, description="consecutive failures that open a dependency's circuit breaker"
+    )
+    breaker_reset_seconds: int = setting(
+        60, minimum=1, description="how long a circuit stays open before one trial call"
+    )
+    retry_attempts: int = setting(3, minimum=1, description="attempts of a unit of work on a transient database error")
+    bind: str = setting(
+        "127.0.0.1:8000",
+        description="`HOST:PORT` gunicorn listens on (a fixed port: it is registered in Consul)",
+        check=_host_and_port,
+    )
+    gunicorn_workers: int = setting(4, minimum=1, description="gunicorn worker processes per replica")
+    gunicorn_worker_class: str = setting("sync", choices=("sync", "gthread"), description="gunicorn worker type")
+    gunicorn_threads: int = setting(1, minimum=1, description="threads per gunicorn worker")
+    gunicorn_timeout: int = setting(30, minimum=1, description="seconds before a stuck worker is killed")
+    advertise_address: str | None = setting(
+        None,
+        description="address registered in Consul (what nginx and Consul's check reach)",
+        documented_default="the bind host; its hostname's IP when binding `0.0.0.0`",
+    )
+    service_tags: tuple[str, ...] = setting(
+        (), description="extra Consul tags (`api`, `http` and `v<version>` are always there)"
+    )
+    drain_file: str | None = setting(
+        None,
+        description="flag file that makes `/readiness/` answer 503 in every worker while the replica drains",
+        documented_default="`gunicorn.conf.py` sets `$TMPDIR/mutiroes-<port>.draining`",
+    )
+    upstream_file: str | None = setting(
+        None,
+        description="nginx upstream file rendered by consul-template; a stopping replica waits until it is gone "
+        "from it (unset: a fixed 5 s wait)",
+    )
+    drain_timeout_seconds: int = setting(
+        20, description="longest wait for the replica to leave the upstream file, before stopping anyway"
+    )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -132,104 +322,20 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Config:
+        """Read every setting from ``environ`` (``os.environ`` by default); ``overrides`` replace single values.
+
+        An ``instance_path`` override is where the derived defaults go; the other overrides replace the values read.
+        """
         environ = dict(os.environ if environ is None else environ)
-        instance_path = overrides.pop("instance_path", None) or _env("MUTIROES_INSTANCE_PATH", environ)
-        if instance_path is None:
-            instance_path = str(Path(__file__).resolve().parent.parent / "instance")
-        database_url = _env("MUTIROES_DATABASE_URL", environ)
-        embedded = database_url is None
-        if embedded:
-            database_url = f"sqlite:///{Path(instance_path) / 'mutiroes.sqlite3'}"
-
-        secret_key = _env("MUTIROES_SECRET_KEY", environ)
-        if secret_key is None:
-            if not embedded:
-                raise ConfigError(
-                    "MUTIROES_SECRET_KEY is required outside the embedded mode "
-                    "(MUTIROES_DATABASE_URL is set); generate one with: "
-                    "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-                )
-            secret_key = _embedded_secret(Path(instance_path))
-        elif len(secret_key) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"MUTIROES_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters long")
-
-        time_zone = _env("MUTIROES_TIME_ZONE", environ) or "America/Sao_Paulo"
-        try:
-            ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"MUTIROES_TIME_ZONE is not a known time zone: {time_zone!r}") from exc
-
-        smtp_security = (_env("MUTIROES_SMTP_SECURITY", environ) or "none").lower()
-        if smtp_security not in {"none", "starttls", "ssl"}:
-            raise ConfigError("MUTIROES_SMTP_SECURITY must be one of none, starttls, ssl")
-
-        bind = _env("MUTIROES_BIND", environ) or "127.0.0.1:8000"
-        host, _, port = bind.rpartition(":")
-        if not host or not port.isdigit() or int(port) == 0:
-            raise ConfigError(f"MUTIROES_BIND must be HOST:PORT with a fixed port, got {bind!r}")
-        worker_class = (_env("MUTIROES_GUNICORN_WORKER_CLASS", environ) or "sync").lower()
-        if worker_class not in {"sync", "gthread"}:
-            raise ConfigError("MUTIROES_GUNICORN_WORKER_CLASS must be sync or gthread")
-
-        cors = _env("MUTIROES_CORS_ORIGINS", environ)
-        cors_origins = tuple(o.strip() for o in cors.split(",") if o.strip()) if cors else ("http://localhost:3000",)
-
-        values = {
-            "instance_path": instance_path,
-            "database_url": database_url,
-            "embedded": embedded,
-            "secret_key": secret_key,
-            "redis_url": _env("MUTIROES_REDIS_URL", environ),
-            "time_zone": time_zone,
-            "cors_origins": cors_origins,
-            "service_name": _env("MUTIROES_SERVICE_NAME", environ) or "mutiroes-api",
-            "consul_http_addr": _env("MUTIROES_CONSUL_HTTP_ADDR", environ),
-            "media_root": _env("MUTIROES_MEDIA_ROOT", environ) or str(Path(instance_path) / "media"),
-            "media_url": _env("MUTIROES_MEDIA_URL", environ) or "/media/",
-            "smtp_host": _env("MUTIROES_SMTP_HOST", environ),
-            "smtp_port": _int("MUTIROES_SMTP_PORT", environ, 25, minimum=1),
-            "smtp_user": _env("MUTIROES_SMTP_USER", environ),
-            "smtp_password": _env("MUTIROES_SMTP_PASSWORD", environ),
-            "smtp_security": smtp_security,
-            "mail_from": _env("MUTIROES_MAIL_FROM", environ) or "Mutirões <nao-responda@mutiroes.org.br>",
-            "smtp_timeout_seconds": _int("MUTIROES_SMTP_TIMEOUT_SECONDS", environ, 10, minimum=1),
-            "mail_batch_size": _int("MUTIROES_MAIL_BATCH_SIZE", environ, 200, minimum=1),
-            "site_url": (_env("MUTIROES_SITE_URL", environ) or "http://localhost:3000").rstrip("/"),
-            "job_retry_intervals": _int_list("MUTIROES_JOB_RETRY_INTERVALS", environ, (30, 120, 600)),
-            "outbox_relay_interval_seconds": _int("MUTIROES_OUTBOX_RELAY_INTERVAL_SECONDS", environ, 10, minimum=1),
-            "outbox_relay_grace_seconds": _int("MUTIROES_OUTBOX_RELAY_GRACE_SECONDS", environ, 5),
-            "scheduler_interval_seconds": _int("MUTIROES_SCHEDULER_INTERVAL_SECONDS", environ, 30, minimum=1),
-            "access_token_minutes": _int("MUTIROES_ACCESS_TOKEN_MINUTES", environ, 60, minimum=1),
-            "refresh_token_days": _int("MUTIROES_REFRESH_TOKEN_DAYS", environ, 7, minimum=1),
-            "login_max_failures_per_account": _int("MUTIROES_LOGIN_MAX_FAILURES_PER_ACCOUNT", environ, 5, minimum=1),
-            "login_max_failures_per_ip": _int("MUTIROES_LOGIN_MAX_FAILURES_PER_IP", environ, 20, minimum=1),
-            "login_failure_window_seconds": _int("MUTIROES_LOGIN_FAILURE_WINDOW_SECONDS", environ, 900, minimum=1),
-            "argon2_time_cost": _int("MUTIROES_ARGON2_TIME_COST", environ, 3, minimum=1),
-            "argon2_memory_cost_kib": _int("MUTIROES_ARGON2_MEMORY_COST_KIB", environ, 65536, minimum=8),
-            "max_upload_bytes": _int("MUTIROES_MAX_UPLOAD_BYTES", environ, 10 * 1024 * 1024, minimum=1024),
-            "trusted_proxies": _int("MUTIROES_TRUSTED_PROXIES", environ, 0),
-            "db_pool_size": _int("MUTIROES_DB_POOL_SIZE", environ, 5, minimum=1),
-            "db_max_overflow": _int("MUTIROES_DB_MAX_OVERFLOW", environ, 2),
-            "log_level": (_env("MUTIROES_LOG_LEVEL", environ) or "INFO").upper(),
-            "db_connect_timeout": _int("MUTIROES_DB_CONNECT_TIMEOUT", environ, 2, minimum=1),
-            "breaker_fail_max": _int("MUTIROES_BREAKER_FAIL_MAX", environ, 5, minimum=1),
-            "breaker_reset_seconds": _int("MUTIROES_BREAKER_RESET_SECONDS", environ, 60, minimum=1),
-            "retry_attempts": _int("MUTIROES_RETRY_ATTEMPTS", environ, 3, minimum=1),
-            "bind": bind,
-            "gunicorn_workers": _int("MUTIROES_GUNICORN_WORKERS", environ, 4, minimum=1),
-            "gunicorn_worker_class": worker_class,
-            "gunicorn_threads": _int("MUTIROES_GUNICORN_THREADS", environ, 1, minimum=1),
-            "gunicorn_timeout": _int("MUTIROES_GUNICORN_TIMEOUT", environ, 30, minimum=1),
-            "advertise_address": _env("MUTIROES_ADVERTISE_ADDRESS", environ),
-            "service_tags": tuple(
-                t.strip() for t in (_env("MUTIROES_SERVICE_TAGS", environ) or "").split(",") if t.strip()
-            ),
-            "drain_file": _env("MUTIROES_DRAIN_FILE", environ),
-            "upstream_file": _env("MUTIROES_UPSTREAM_FILE", environ),
-            "drain_timeout_seconds": _int("MUTIROES_DRAIN_TIMEOUT_SECONDS", environ, 20),
-        }
-        known = {f.name for f in fields(cls)}
-        unknown = set(overrides) - known
+        values: dict[str, Any] = {"embedded": _env(f"{PREFIX}DATABASE_URL", environ) is None}
+        instance_path = overrides.pop("instance_path", None)
+        if instance_path:
+            values["instance_path"] = instance_path
+        kinds = typing.get_type_hints(cls)
+        for spec in fields(cls):
+            if spec.name not in values:
+                values[spec.name] = _read(spec, kinds[spec.name], environ, values)
+        unknown = set(overrides) - {spec.name for spec in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown configuration keys: {sorted(unknown)}")
         values.update(overrides)

@@ -1,4 +1,4 @@
-"""The database handle, column types and mixins shared by every domain's models, and the page query.
+"""The database handle, column types, mixins and constraints shared by every domain's models, and the page query.
 
 ``db`` is unbound here: ``create_app`` binds it. Nothing in this module opens a connection.
 """
@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -50,6 +51,15 @@ class UTCDateTime(sa.TypeDecorator):
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+def one_of(column: str, values: type[enum.StrEnum]) -> sa.CheckConstraint:
+    """``CHECK (<column> IN ('a', 'b', ...))`` named ``<column>_known``: the values of a StrEnum, in its order.
+
+    The text and name are the ones the migrations wrote, so the models and the database say the same thing.
+    """
+    listed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=f"{column}_known")
 
 
 def paginate(statement: sa.Select, *, page: int, page_size: int) -> tuple[int, list]:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from mutiroes.events.models import Event, EventCategory
+from mutiroes.events.models import Event, EventCategory, EventStatus
 from mutiroes.models import db
 from mutiroes.timeutil import server_tz, utcnow
 from mutiroes.users.models import User
@@ -156,7 +156,7 @@ def seed_demo_events() -> int:
                 end_date=(start + dt.timedelta(hours=hours)).astimezone(dt.UTC),
                 registration_deadline=start.astimezone(dt.UTC),
                 max_participants=capacity,
-                status="published",
+                status=EventStatus.PUBLISHED,
                 what_to_bring="Garrafa de água, protetor solar, chapéu e luvas.",
             )
         )

@@ -9,16 +9,23 @@ What concurrency could break is kept by the database:
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mutiroes.models import TimestampMixin, UTCDateTime, db
+from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 
-RESOURCE_TYPES = ("tool", "material", "equipment", "other")
 COMMENT_MAX_LENGTH = 2000
+
+
+class ResourceType(enum.StrEnum):
+    TOOL = "tool"
+    MATERIAL = "material"
+    EQUIPMENT = "equipment"
+    OTHER = "other"
 
 
 class EventComment(TimestampMixin, db.Model):
@@ -77,7 +84,7 @@ class EventResource(TimestampMixin, db.Model):
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False, index=True)
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    resource_type: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="other")
+    resource_type: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=ResourceType.OTHER)
     quantity_needed: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     # changed only by the pledge's conditional UPDATE (see the module docstring)
     quantity_provided: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
@@ -88,7 +95,7 @@ class EventResource(TimestampMixin, db.Model):
         sa.CheckConstraint(
             "quantity_provided >= 0 AND quantity_provided <= quantity_needed", name="provided_within_needed"
         ),
-        sa.CheckConstraint("resource_type IN ('tool', 'material', 'equipment', 'other')", name="resource_type_known"),
+        one_of("resource_type", ResourceType),
     )
 
     @property

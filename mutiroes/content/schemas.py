@@ -7,7 +7,7 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 from werkzeug.datastructures import FileStorage
 
-from mutiroes.content.models import COMMENT_MAX_LENGTH, RESOURCE_TYPES
+from mutiroes.content.models import COMMENT_MAX_LENGTH, ResourceType
 from mutiroes.platform import images
 from mutiroes.schemas import BaseSchema, LocalDateTime, PaginationArgsSchema, id_field, page_schema
 
@@ -70,7 +70,7 @@ class ResourceSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
-    resource_type = ma.fields.String(required=True, metadata={"enum": list(RESOURCE_TYPES)})
+    resource_type = ma.fields.String(required=True, metadata={"enum": list(ResourceType)})
     quantity_needed = ma.fields.Integer(required=True)
     quantity_provided = ma.fields.Integer(required=True)
     unit = ma.fields.String(required=True)
@@ -152,8 +152,8 @@ def _resource_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
             validate=validate.Length(max=5000, error="Use no máximo {max} caracteres."), **default("")
         ),
         "resource_type": ma.fields.String(
-            validate=validate.OneOf(RESOURCE_TYPES, error="Use tool, material, equipment ou other."),
-            **default("other"),
+            validate=validate.OneOf(tuple(ResourceType), error="Use tool, material, equipment ou other."),
+            **default(ResourceType.OTHER),
         ),
         "quantity_needed": ma.fields.Integer(
             strict=True,

@@ -17,7 +17,7 @@ from mutiroes.content.models import EventComment, EventPhoto, EventResource, Res
 from mutiroes.content.public import photos_of, resources_of, top_level_comments, with_replies
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
-from mutiroes.events.models import Event
+from mutiroes.events.models import Event, EventStatus
 from mutiroes.models import db, paginate
 from mutiroes.platform import images
 from mutiroes.users.models import User
@@ -221,7 +221,7 @@ def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> Res
     resource = _get_resource(event.id, resource_id)
     if not access.is_confirmed(event.id, user.id):
         raise Forbidden("Apenas participantes confirmados podem se comprometer a levar recursos.")
-    if event.status in ("cancelled", "completed"):
+    if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED):
         raise Conflict("Este evento foi cancelado ou já foi concluído.")
     taken = db.session.execute(
         sa.update(EventResource)

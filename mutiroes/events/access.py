@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from mutiroes.errors import Forbidden, NotFound
-from mutiroes.events.models import Event, EventParticipant
+from mutiroes.events.models import Event, EventParticipant, EventStatus, ParticipationStatus
 from mutiroes.models import db
 from mutiroes.users.models import User
 
@@ -19,7 +19,7 @@ def can_manage(event: Event, user: User | None) -> bool:
 
 
 def can_see(event: Event, user: User | None) -> bool:
-    return (event.is_public and event.status != "draft") or can_manage(event, user)
+    return (event.is_public and event.status != EventStatus.DRAFT) or can_manage(event, user)
 
 
 def get_event(event_id: int) -> Event:
@@ -52,7 +52,7 @@ def is_confirmed(event_id: int, user_id: int) -> bool:
             .where(
                 EventParticipant.event_id == event_id,
                 EventParticipant.user_id == user_id,
-                EventParticipant.status == "confirmed",
+                EventParticipant.status == ParticipationStatus.CONFIRMED,
             )
         )
     )

@@ -7,7 +7,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from mutiroes.errors import ValidationError
-from mutiroes.events.models import ACTIVE_PARTICIPATION_STATUSES, Event, EventCategory, EventParticipant
+from mutiroes.events.models import (
+    ACTIVE_PARTICIPATION_STATUSES,
+    Event,
+    EventCategory,
+    EventParticipant,
+    EventStatus,
+)
 from mutiroes.events.sqlfunctions import bounding_box, search_text
 from mutiroes.models import db, paginate
 from mutiroes.timeutil import utcnow
@@ -63,12 +69,12 @@ def _like_any(term: str, *columns) -> sa.ColumnElement[bool]:
 
 
 def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select:
-    status = filters.get("status") or "published"
+    status = filters.get("status") or EventStatus.PUBLISHED
     statement = sa.select(Event).where(Event.status == status)
     if caller is None or not caller.is_staff:
         own = Event.organizer_id == caller.id if caller is not None else sa.false()
         # other people's events: published and public only; every other status lists the caller's own events
-        statement = statement.where(sa.or_(Event.is_public.is_(True), own) if status == "published" else own)
+        statement = statement.where(sa.or_(Event.is_public.is_(True), own) if status == EventStatus.PUBLISHED else own)
     if filters.get("category") is not None:
         require_category(filters["category"])
         statement = statement.where(Event.category_id == filters["category"])
@@ -114,7 +120,7 @@ def nearby_statement(*, latitude: float, longitude: float, radius: float, limit:
     return (
         sa.select(Event, distance.label("distance_km"))
         .where(
-            Event.status == "published",
+            Event.status == EventStatus.PUBLISHED,
             Event.is_public.is_(True),
             Event.end_date > utcnow(),
             _within_radius(latitude, longitude, radius),

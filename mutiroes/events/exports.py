@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mutiroes.events import access, ical
-from mutiroes.events.models import EventParticipant
+from mutiroes.events.models import EventParticipant, ParticipationStatus
 from mutiroes.models import db
 from mutiroes.timeutil import to_local
 from mutiroes.users.models import User
@@ -31,11 +31,11 @@ CSV_HEADER = (
     "Horário do check-in",
 )
 STATUS_LABELS = {
-    "pending": "pendente",
-    "confirmed": "confirmado",
-    "waitlisted": "lista de espera",
-    "cancelled": "cancelado",
-    "rejected": "recusado",
+    ParticipationStatus.PENDING: "pendente",
+    ParticipationStatus.CONFIRMED: "confirmado",
+    ParticipationStatus.WAITLISTED: "lista de espera",
+    ParticipationStatus.CANCELLED: "cancelado",
+    ParticipationStatus.REJECTED: "recusado",
 }
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -19,7 +19,7 @@ from flask import current_app
 
 from mutiroes import jobs, mail
 from mutiroes.events import ical
-from mutiroes.events.models import Event, EventParticipant
+from mutiroes.events.models import Event, EventParticipant, EventStatus, ParticipationStatus
 from mutiroes.models import db
 from mutiroes.timeutil import to_local, utcnow
 from mutiroes.users.models import User
@@ -30,12 +30,12 @@ log = logging.getLogger(__name__)
 NOTIFICATION_TYPES = ("joined", "pending", "approved", "rejected", "promoted", "event_changed", "event_cancelled")
 # the participation status each email is about; a participation that moved on meanwhile is not told stale news
 EXPECTED_STATUS = {
-    "joined": ("confirmed", "waitlisted"),
-    "pending": ("pending",),
-    "approved": ("confirmed",),
-    "promoted": ("confirmed",),
-    "rejected": ("rejected",),
-    "event_changed": ("confirmed",),
+    "joined": (ParticipationStatus.CONFIRMED, ParticipationStatus.WAITLISTED),
+    "pending": (ParticipationStatus.PENDING,),
+    "approved": (ParticipationStatus.CONFIRMED,),
+    "promoted": (ParticipationStatus.CONFIRMED,),
+    "rejected": (ParticipationStatus.REJECTED,),
+    "event_changed": (ParticipationStatus.CONFIRMED,),
 }
 # people who said no to "event_updates" are not told of changes and cancellations; the rest answers what they did
 PREFERENCE = {"event_changed": "event_updates", "event_cancelled": "event_updates"}
@@ -108,7 +108,7 @@ def calendar_invite(event: Event) -> mail.Attachment:
 
 def _wording(notification_type: str, status: str | None, title: str) -> tuple[str, str, str, bool]:
     """(subject, opening paragraph, closing paragraph, attach the calendar invite)."""
-    if notification_type == "joined" and status == "waitlisted":
+    if notification_type == "joined" and status == ParticipationStatus.WAITLISTED:
         return (
             f"Você está na lista de espera: {title}",
             "O evento está lotado, e sua inscrição entrou na lista de espera. Se uma vaga abrir, ela é sua e avisamos"
@@ -264,7 +264,7 @@ def send_bulk_event_reminders(event_id: int, reminder: str = "24h") -> dict[str,
     if reminder not in REMINDERS:
         raise ValueError(f"unknown reminder {reminder!r}")
     event = db.session.get(Event, event_id)
-    if event is None or event.status != "published" or event.start_date <= utcnow():
+    if event is None or event.status != EventStatus.PUBLISHED or event.start_date <= utcnow():
         return {"skipped": "event gone, not published or already started", "sent": 0}
     kind = f"reminder_{reminder}"
     key = sa.literal(f"{kind}:{event.id}:") + sa.func.lower(sa.func.trim(User.email))
@@ -272,7 +272,9 @@ def send_bulk_event_reminders(event_id: int, reminder: str = "24h") -> dict[str,
     people = db.session.execute(
         sa.select(User.id, User.email, User.first_name, User.username, User.notification_preferences, User.is_active)
         .join(EventParticipant, EventParticipant.user_id == User.id)
-        .where(EventParticipant.event_id == event.id, EventParticipant.status == "confirmed", ~already)
+        .where(
+            EventParticipant.event_id == event.id, EventParticipant.status == ParticipationStatus.CONFIRMED, ~already
+        )
         .order_by(EventParticipant.id)
     ).all()
     subject, intro = _reminder_wording(reminder, event)
@@ -323,7 +325,7 @@ def send_due_event_reminders(reminder: str = "24h") -> dict[str, Any]:
     event_ids = list(
         db.session.scalars(
             sa.select(Event.id)
-            .where(Event.status == "published", Event.start_date > lower, Event.start_date <= upper)
+            .where(Event.status == EventStatus.PUBLISHED, Event.start_date > lower, Event.start_date <= upper)
             .order_by(Event.start_date)
         )
     )
@@ -341,8 +343,8 @@ def complete_ended_events(now: dt.datetime) -> int:
 
     rows = db.session.execute(
         sa.update(Event)
-        .where(Event.status == "published", Event.end_date < now)
-        .values(status="completed", updated_at=now)
+        .where(Event.status == EventStatus.PUBLISHED, Event.end_date < now)
+        .values(status=EventStatus.COMPLETED, updated_at=now)
         .returning(Event.id, Event.organizer_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -353,7 +355,7 @@ def complete_ended_events(now: dt.datetime) -> int:
 
 def delete_stale_drafts(now: dt.datetime) -> int:
     """Drafts whose start passed more than 30 days ago are deleted (with their participations)."""
-    stale = sa.select(Event.id).where(Event.status == "draft", Event.start_date < now - DRAFT_RETENTION)
+    stale = sa.select(Event.id).where(Event.status == EventStatus.DRAFT, Event.start_date < now - DRAFT_RETENTION)
     # explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma
     db.session.execute(
         sa.delete(EventParticipant)
@@ -362,6 +364,6 @@ def delete_stale_drafts(now: dt.datetime) -> int:
     )
     return db.session.execute(
         sa.delete(Event)
-        .where(Event.status == "draft", Event.start_date < now - DRAFT_RETENTION)
+        .where(Event.status == EventStatus.DRAFT, Event.start_date < now - DRAFT_RETENTION)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -9,19 +9,46 @@ One participation per (event, user) is a UNIQUE constraint.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import secrets
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mutiroes.models import TimestampMixin, UTCDateTime, db
+from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 
-EVENT_STATUSES = ("draft", "published", "cancelled", "completed")
-PARTICIPATION_STATUSES = ("pending", "confirmed", "waitlisted", "cancelled", "rejected")
-ACTIVE_PARTICIPATION_STATUSES = ("pending", "confirmed", "waitlisted")
-EXPERIENCE_LEVELS = ("beginner", "intermediate", "advanced")
+
+class EventStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class ParticipationStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+# a participation that holds a spot or waits for one
+ACTIVE_PARTICIPATION_STATUSES = (
+    ParticipationStatus.PENDING,
+    ParticipationStatus.CONFIRMED,
+    ParticipationStatus.WAITLISTED,
+)
+
+
+class ExperienceLevel(enum.StrEnum):
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+
+
 CHECK_IN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud on site
 
 
@@ -62,7 +89,7 @@ class Event(TimestampMixin, db.Model):
     confirmed_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
     min_age: Mapped[int | None] = mapped_column(sa.Integer)
     max_age: Mapped[int | None] = mapped_column(sa.Integer)
-    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="published")
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=EventStatus.PUBLISHED)
     is_public: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     requires_approval: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     waitlist_enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
@@ -92,10 +119,7 @@ class Event(TimestampMixin, db.Model):
         sa.CheckConstraint("start_date < end_date", name="starts_before_end"),
         sa.CheckConstraint("registration_deadline <= start_date", name="deadline_before_start"),
         sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates"),
-        sa.CheckConstraint(
-            "status IN ('draft', 'published', 'cancelled', 'completed')",
-            name="status_known",
-        ),
+        one_of("status", EventStatus),
         sa.Index("ix_events_status_start_date", "status", "start_date"),
         sa.Index("ix_events_created_at", "created_at"),
         # bounding-box prefilter of the SQLite fallback; PostgreSQL uses the GiST index of the migration
@@ -106,7 +130,7 @@ class Event(TimestampMixin, db.Model):
         return max(0, self.max_participants - self.confirmed_count)
 
     def is_active(self, now: dt.datetime | None = None) -> bool:
-        return self.status == "published" and (now or utcnow()) < self.start_date
+        return self.status == EventStatus.PUBLISHED and (now or utcnow()) < self.start_date
 
     def is_registration_open(self, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
@@ -125,7 +149,7 @@ class EventParticipant(db.Model):
     emergency_contact: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     emergency_phone: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="")
     special_needs: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
-    experience_level: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="beginner")
+    experience_level: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=ExperienceLevel.BEGINNER)
     checked_in: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     check_in_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
@@ -141,14 +165,8 @@ class EventParticipant(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("event_id", "user_id", name="uq_event_participants_event_user"),
-        sa.CheckConstraint(
-            "status IN ('pending', 'confirmed', 'waitlisted', 'cancelled', 'rejected')",
-            name="status_known",
-        ),
-        sa.CheckConstraint(
-            "experience_level IN ('beginner', 'intermediate', 'advanced')",
-            name="experience_level_known",
-        ),
+        one_of("status", ParticipationStatus),
+        one_of("experience_level", ExperienceLevel),
         sa.CheckConstraint("(status = 'waitlisted') = (waitlisted_at IS NOT NULL)", name="waitlist_order"),
         sa.Index("ix_event_participants_event_status", "event_id", "status"),
     )

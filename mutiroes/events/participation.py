@@ -18,7 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from mutiroes import jobs
 from mutiroes.errors import Conflict, Forbidden, NotFound
 from mutiroes.events import access
-from mutiroes.events.models import ACTIVE_PARTICIPATION_STATUSES, Event, EventParticipant
+from mutiroes.events.models import (
+    ACTIVE_PARTICIPATION_STATUSES,
+    Event,
+    EventParticipant,
+    EventStatus,
+    ExperienceLevel,
+    ParticipationStatus,
+)
 from mutiroes.models import db, paginate
 from mutiroes.timeutil import local_today, utcnow
 from mutiroes.users.models import User
@@ -51,9 +58,9 @@ def _release_spot(event_id: int) -> None:
     )
 
 
-def _end_participation(event: Event, participation: EventParticipant, *, status: str | None) -> None:
+def _end_participation(event: Event, participation: EventParticipant, *, status: ParticipationStatus | None) -> None:
     """Cancel or reject (``status``) or delete (``None``) a participation; a confirmed one hands its spot on."""
-    was_confirmed = participation.status == "confirmed"
+    was_confirmed = participation.status == ParticipationStatus.CONFIRMED
     if status is None:
         db.session.delete(participation)
     else:
@@ -77,20 +84,20 @@ def _locked_participation(*, event_id: int, user_id: int | None = None, pid: int
 
 def promote_from_waitlist(event: Event) -> list[int]:
     """Give free spots to the earliest waitlisted participants; returns the promoted user ids."""
-    if event.status != "published" or utcnow() >= event.end_date:
+    if event.status != EventStatus.PUBLISHED or utcnow() >= event.end_date:
         return []
     promoted = []
     while True:
         candidate = db.session.scalars(
             sa.select(EventParticipant)
-            .where(EventParticipant.event_id == event.id, EventParticipant.status == "waitlisted")
+            .where(EventParticipant.event_id == event.id, EventParticipant.status == ParticipationStatus.WAITLISTED)
             .order_by(EventParticipant.waitlisted_at, EventParticipant.id)
             .limit(1)
             .with_for_update(of=EventParticipant.__table__, skip_locked=True)
         ).first()
         if candidate is None or not _claim_spot(event.id):
             break
-        candidate.status = "confirmed"
+        candidate.status = ParticipationStatus.CONFIRMED
         candidate.waitlisted_at = None
         db.session.flush()
         notify(event, candidate.user_id, "promoted")
@@ -107,7 +114,7 @@ def _waitlist_positions(event_id: int, participation_ids: list[int]) -> dict[int
             EventParticipant.id.label("id"),
             sa.func.row_number().over(order_by=(EventParticipant.waitlisted_at, EventParticipant.id)).label("position"),
         )
-        .where(EventParticipant.event_id == event_id, EventParticipant.status == "waitlisted")
+        .where(EventParticipant.event_id == event_id, EventParticipant.status == ParticipationStatus.WAITLISTED)
         .subquery()
     )
     rows = db.session.execute(sa.select(ranked.c.id, ranked.c.position).where(ranked.c.id.in_(participation_ids)))
@@ -118,7 +125,7 @@ def with_positions(participations: list[EventParticipant]) -> list[EventParticip
     by_event: dict[int, list[int]] = {}
     for participation in participations:
         participation.waitlist_position = None
-        if participation.status == "waitlisted":
+        if participation.status == ParticipationStatus.WAITLISTED:
             by_event.setdefault(participation.event_id, []).append(participation.id)
     for event_id, ids in by_event.items():
         positions = _waitlist_positions(event_id, ids)
@@ -128,7 +135,7 @@ def with_positions(participations: list[EventParticipant]) -> list[EventParticip
     return participations
 
 
-def participant_ids(event_id: int, statuses: tuple[str, ...]) -> list[int]:
+def participant_ids(event_id: int, statuses: tuple[ParticipationStatus, ...]) -> list[int]:
     return list(
         db.session.scalars(
             sa.select(EventParticipant.user_id).where(
@@ -144,7 +151,7 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
     now = utcnow()
     if event.organizer_id == user.id:
         raise Conflict("O organizador não pode se inscrever no próprio evento.")
-    if event.status in ("cancelled", "completed"):
+    if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED):
         raise Conflict("Este evento foi cancelado ou já foi concluído.")
     if not event.is_registration_open(now):
         raise Conflict("As inscrições para este evento estão encerradas.")
@@ -157,22 +164,22 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
     participation = _locked_participation(event_id=event.id, user_id=user.id)
     if participation is not None and participation.status in ACTIVE_PARTICIPATION_STATUSES:
         raise Conflict("Você já está inscrito neste evento.")
-    if participation is not None and participation.status == "rejected":
+    if participation is not None and participation.status == ParticipationStatus.REJECTED:
         raise Conflict("Sua inscrição neste evento foi recusada pelo organizador.")
 
     if event.requires_approval:
-        status = "pending"
+        status = ParticipationStatus.PENDING
     elif _claim_spot(event.id):
-        status = "confirmed"
+        status = ParticipationStatus.CONFIRMED
     elif event.waitlist_enabled:
-        status = "waitlisted"
+        status = ParticipationStatus.WAITLISTED
     else:
         db.session.rollback()
         raise Conflict("O evento está lotado.")
 
     fields = {
         "status": status,
-        "waitlisted_at": now if status == "waitlisted" else None,
+        "waitlisted_at": now if status == ParticipationStatus.WAITLISTED else None,
         "registered_at": now,
         "checked_in": False,
         "check_in_time": None,
@@ -180,7 +187,7 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
         "emergency_contact": details.get("emergency_contact", ""),
         "emergency_phone": details.get("emergency_phone", ""),
         "special_needs": details.get("special_needs", ""),
-        "experience_level": details.get("experience_level", "beginner"),
+        "experience_level": details.get("experience_level", ExperienceLevel.BEGINNER),
     }
     if participation is None:
         participation = EventParticipant(event_id=event.id, user_id=user.id, **fields)
@@ -194,7 +201,7 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
         # the same user's other request inserted first; rolling back also returns the spot we took
         db.session.rollback()
         raise Conflict("Você já está inscrito neste evento.") from exc
-    notify(event, user.id, "pending" if status == "pending" else "joined")
+    notify(event, user.id, "pending" if status == ParticipationStatus.PENDING else "joined")
     db.session.commit()
     return with_positions([participation])[0]
 
@@ -207,7 +214,7 @@ def leave(*, event_id: int, user: User) -> None:
         raise NotFound("Você não está inscrito neste evento.")
     if participation.checked_in:
         raise Conflict("Você já fez check-in neste evento.")
-    _end_participation(event, participation, status="cancelled")
+    _end_participation(event, participation, status=ParticipationStatus.CANCELLED)
     db.session.commit()
 
 
@@ -220,11 +227,11 @@ def check_in(*, event_id: int, caller: User, code: str | None = None, user_id: i
         raise Forbidden("Apenas o organizador pode fazer o check-in de outra pessoa.")
     target_id = user_id if for_someone_else else caller.id
     participation = _locked_participation(event_id=event.id, user_id=target_id)
-    if participation is None or participation.status != "confirmed":
+    if participation is None or participation.status != ParticipationStatus.CONFIRMED:
         if not access.can_see(event, caller) and participation is None:
             raise NotFound("Evento não encontrado.")
         raise NotFound("Inscrição confirmada não encontrada neste evento.")
-    if event.status != "published":
+    if event.status != EventStatus.PUBLISHED:
         raise Conflict("O check-in só é possível em eventos publicados.")
     now = utcnow()
     if not (event.start_date - CHECK_IN_OPENS_BEFORE <= now <= event.end_date):
@@ -293,21 +300,21 @@ def update_participation(*, event_id: int, pid: int, caller: User, changes: dict
         raise Forbidden("Apenas o participante pode alterar os próprios dados de emergência.")
     for name, value in changes.items():
         setattr(participation, name, value)
-    if status == "confirmed" and participation.status != "confirmed":
-        if participation.status not in ("pending", "waitlisted"):
+    if status == ParticipationStatus.CONFIRMED and participation.status != ParticipationStatus.CONFIRMED:
+        if participation.status not in (ParticipationStatus.PENDING, ParticipationStatus.WAITLISTED):
             raise Conflict("Só inscrições pendentes ou em lista de espera podem ser confirmadas.")
         if not _claim_spot(event.id):
             db.session.rollback()
             raise Conflict("O evento está lotado.")
-        participation.status = "confirmed"
+        participation.status = ParticipationStatus.CONFIRMED
         participation.waitlisted_at = None
         notify(event, participation.user_id, "approved")
-    elif status == "rejected" and participation.status != "rejected":
-        if participation.status == "cancelled":
+    elif status == ParticipationStatus.REJECTED and participation.status != ParticipationStatus.REJECTED:
+        if participation.status == ParticipationStatus.CANCELLED:
             raise Conflict("O participante já cancelou esta inscrição.")
         if participation.checked_in:
             raise Conflict("O participante já fez check-in.")
-        _end_participation(event, participation, status="rejected")
+        _end_participation(event, participation, status=ParticipationStatus.REJECTED)
         notify(event, participation.user_id, "rejected")
     db.session.flush()
     db.session.commit()

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mutiroes.content.schemas import CommentSchema, PhotoSchema, ResourceSchema
-from mutiroes.events.models import EVENT_STATUSES, EXPERIENCE_LEVELS, PARTICIPATION_STATUSES
+from mutiroes.events.models import EventStatus, ExperienceLevel, ParticipationStatus
 from mutiroes.platform import images
 from mutiroes.schemas import (
     BRAZILIAN_STATES,
@@ -52,7 +52,7 @@ class EventListItemSchema(ma.Schema):
     max_participants = ma.fields.Integer(required=True)
     participants_count = ma.fields.Integer(attribute="confirmed_count", required=True)
     available_spots = ma.fields.Function(lambda event: event.available_spots(), required=True)
-    status = ma.fields.String(required=True, metadata={"enum": list(EVENT_STATUSES)})
+    status = ma.fields.String(required=True, metadata={"enum": list(EventStatus)})
     is_active = ma.fields.Function(lambda event: event.is_active(), required=True)
     is_registration_open = ma.fields.Function(lambda event: event.is_registration_open(), required=True)
     cover_image_url = ma.fields.Function(lambda event: images.absolute_url(event.cover_image), allow_none=True)
@@ -206,7 +206,7 @@ def _event_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
             strict=True, allow_none=True, validate=validate.Range(min=0, max=120, error="Idade entre {min} e {max}.")
         ),
         "status": ma.fields.String(
-            validate=validate.OneOf(EVENT_STATUSES, error="Status inválido."), **default("published")
+            validate=validate.OneOf(tuple(EventStatus), error="Status inválido."), **default(EventStatus.PUBLISHED)
         ),
         "is_public": ma.fields.Boolean(**default(True)),
         "requires_approval": ma.fields.Boolean(**default(False)),
@@ -272,7 +272,7 @@ def _radius(**kwargs):
 
 class EventQueryArgsSchema(_CoordinatesMixin, PaginationArgsSchema):
     category = id_field()
-    status = ma.fields.String(validate=validate.OneOf(EVENT_STATUSES, error="Status inválido."))
+    status = ma.fields.String(validate=validate.OneOf(tuple(EventStatus), error="Status inválido."))
     city = ma.fields.String(validate=validate.Length(max=100))
     state = ma.fields.String(validate=validate.Length(max=2))
     is_public = ma.fields.Boolean()
@@ -308,7 +308,7 @@ class _EmergencyFieldsMixin:
         validate=validate.Regexp(r"^$|" + PHONE_RE.pattern, error="Informe um telefone válido.")
     )
     special_needs = _text(2000)
-    experience_level = ma.fields.String(validate=validate.OneOf(EXPERIENCE_LEVELS, error="Nível inválido."))
+    experience_level = ma.fields.String(validate=validate.OneOf(tuple(ExperienceLevel), error="Nível inválido."))
 
 
 class JoinSchema(_EmergencyFieldsMixin, BaseSchema):
@@ -324,9 +324,11 @@ class ParticipationUpdateSchema(_EmergencyFieldsMixin, BaseSchema):
     """The organizer sets ``status``; the participant sets the emergency fields."""
 
     status = ma.fields.String(
-        validate=validate.OneOf(("confirmed", "rejected"), error="Use confirmed ou rejected."),
+        validate=validate.OneOf(
+            (ParticipationStatus.CONFIRMED, ParticipationStatus.REJECTED), error="Use confirmed ou rejected."
+        ),
     )
 
 
 class ParticipantsArgsSchema(PaginationArgsSchema):
-    status = ma.fields.String(validate=validate.OneOf(PARTICIPATION_STATUSES, error="Status inválido."))
+    status = ma.fields.String(validate=validate.OneOf(tuple(ParticipationStatus), error="Status inválido."))

@@ -13,7 +13,13 @@ from mutiroes.content import public as content
 from mutiroes.errors import NotFound, ValidationError
 from mutiroes.events import access, participation
 from mutiroes.events.discovery import require_category
-from mutiroes.events.models import ACTIVE_PARTICIPATION_STATUSES, Event, EventParticipant
+from mutiroes.events.models import (
+    ACTIVE_PARTICIPATION_STATUSES,
+    Event,
+    EventParticipant,
+    EventStatus,
+    ParticipationStatus,
+)
 from mutiroes.models import db
 from mutiroes.platform import images
 from mutiroes.timeutil import utcnow
@@ -41,7 +47,7 @@ def _decorate_detail(event: Event, user: User | None) -> Event:
     event.waitlist_count = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(EventParticipant)
-        .where(EventParticipant.event_id == event.id, EventParticipant.status == "waitlisted")
+        .where(EventParticipant.event_id == event.id, EventParticipant.status == ParticipationStatus.WAITLISTED)
     )
     event.participants = list(
         db.session.scalars(
@@ -86,10 +92,10 @@ def stats(*, event_id: int, caller: User | None) -> dict[str, int]:
 
     row = db.session.execute(
         sa.select(
-            count_where(P.status == "confirmed"),
-            count_where(P.status == "pending"),
-            count_where(P.status == "waitlisted"),
-            count_where(sa.and_(P.status == "confirmed", P.checked_in.is_(True))),
+            count_where(P.status == ParticipationStatus.CONFIRMED),
+            count_where(P.status == ParticipationStatus.PENDING),
+            count_where(P.status == ParticipationStatus.WAITLISTED),
+            count_where(sa.and_(P.status == ParticipationStatus.CONFIRMED, P.checked_in.is_(True))),
         ).where(P.event_id == event.id)
     ).one()
     confirmed, pending, waitlisted, checked_in = (int(value) for value in row)
@@ -146,7 +152,7 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
     place_or_time_changed = any(
         name in changes and changes[name] != getattr(event, name) for name in PLACE_AND_TIME_FIELDS
     )
-    cancelled_now = changes.get("status") == "cancelled" and event.status != "cancelled"
+    cancelled_now = changes.get("status") == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED
     capacity_grew = changes.get("max_participants", event.max_participants) > event.max_participants
     for name, value in changes.items():
         setattr(event, name, value)
@@ -165,7 +171,7 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
     elif place_or_time_changed:
         # the moment of this change keys its emails: a retry sends nothing again, a later change is news
         changed_at = utcnow().isoformat()
-        for user_id in participation.participant_ids(event.id, ("confirmed",)):
+        for user_id in participation.participant_ids(event.id, (ParticipationStatus.CONFIRMED,)):
             participation.notify(event, user_id, "event_changed", changed_at=changed_at)
     if capacity_grew:
         participation.promote_from_waitlist(event)
@@ -179,7 +185,7 @@ def delete(*, event_id: int, caller: User) -> None:
     The email jobs run after the delete commits, when the row is gone: they carry the title and start they need.
     """
     event = access.get_managed(event_id, caller)
-    if event.status not in ("cancelled", "completed") and event.end_date > utcnow():
+    if event.status not in (EventStatus.CANCELLED, EventStatus.COMPLETED) and event.end_date > utcnow():
         snapshot = {
             "event_title": event.title,
             "event_start": event.start_date.isoformat(),

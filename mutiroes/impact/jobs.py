@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mutiroes import jobs
-from mutiroes.events.models import Event, EventCategory, EventParticipant
-from mutiroes.impact.models import Badge, EventReport, MonthlyImpactReport, UserBadge
+from mutiroes.events.models import Event, EventCategory, EventParticipant, EventStatus, ParticipationStatus
+from mutiroes.impact.models import Badge, BadgeType, EventReport, MonthlyImpactReport, UserBadge
 from mutiroes.impact.service import month_bounds, previous_month, verified
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
@@ -43,14 +43,14 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
     if event is None or report is None:
         log.info("report statistics for event %s skipped: event or report gone", event_id)
         return {"skipped": True}
-    attended = sa.and_(EventParticipant.checked_in.is_(True), EventParticipant.status == "confirmed")
+    attended = sa.and_(EventParticipant.checked_in.is_(True), EventParticipant.status == ParticipationStatus.CONFIRMED)
     checked_in = db.session.scalar(
         sa.select(sa.func.count()).select_from(EventParticipant).where(EventParticipant.event_id == event.id, attended)
     )
     duration = (event.end_date - event.start_date).total_seconds() / 3600
     hours = (
         0.0
-        if event.status == "cancelled"
+        if event.status == EventStatus.CANCELLED
         else hours_per_person(duration_hours=duration, total_hours=report.total_hours, checked_in=checked_in)
     )
     # everyone whose numbers may change: those checked in, and those who had hours before (a changed report)
@@ -116,7 +116,7 @@ def _metrics(user_id: int) -> dict[str, Any]:
     organized = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Event)
-        .where(Event.organizer_id == user_id, sa.or_(Event.status == "completed", has_report))
+        .where(Event.organizer_id == user_id, sa.or_(Event.status == EventStatus.COMPLETED, has_report))
     )
     reports = db.session.scalar(
         sa.select(sa.func.count()).select_from(EventReport).where(EventReport.created_by_id == user_id)
@@ -131,15 +131,15 @@ def _metrics(user_id: int) -> dict[str, Any]:
 
 
 def _earned(badge: Badge, metrics: dict[str, Any]) -> bool:
-    if badge.badge_type == "participation":
+    if badge.badge_type == BadgeType.PARTICIPATION:
         return metrics["events"] >= badge.min_events
-    if badge.badge_type == "hours":
+    if badge.badge_type == BadgeType.HOURS:
         return metrics["hours"] >= badge.min_hours
-    if badge.badge_type == "organizer":
+    if badge.badge_type == BadgeType.ORGANIZER:
         return metrics["organized"] >= max(badge.min_events, 1)
-    if badge.badge_type == "report":
+    if badge.badge_type == BadgeType.REPORT:
         return metrics["reports"] >= max(badge.min_events, 1)
-    if badge.badge_type == "category":
+    if badge.badge_type == BadgeType.CATEGORY:
         return metrics["per_category"].get(badge.category_id, 0) >= max(badge.min_events, 1)
     return False
 
@@ -182,7 +182,11 @@ def generate_monthly_impact_report(year: int | None = None, month: int | None = 
         raise ValueError(f"invalid month {year}-{month}")
     year, month = int(year), int(month)
     start, end = month_bounds(year, month)
-    held = sa.and_(Event.start_date >= start, Event.start_date < end, Event.status.in_(("published", "completed")))
+    held = sa.and_(
+        Event.start_date >= start,
+        Event.start_date < end,
+        Event.status.in_((EventStatus.PUBLISHED, EventStatus.COMPLETED)),
+    )
     events_held = db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(held))
     people = db.session.execute(
         sa.select(
@@ -223,7 +227,7 @@ def generate_monthly_impact_report(year: int | None = None, month: int | None = 
             sa.and_(
                 EventParticipant.event_id == Event.id,
                 EventParticipant.checked_in.is_(True),
-                EventParticipant.status == "confirmed",
+                EventParticipant.status == ParticipationStatus.CONFIRMED,
             ),
         )
         .where(held)

@@ -8,16 +8,27 @@ repeated award jobs never grant a badge twice.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mutiroes.events.models import Event, EventCategory
-from mutiroes.models import TimestampMixin, UTCDateTime, db
+from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 
-BADGE_TYPES = ("participation", "hours", "organizer", "report", "category")
+
+class BadgeType(enum.StrEnum):
+    """What a badge's rule counts (``check_and_award_badges``)."""
+
+    PARTICIPATION = "participation"
+    HOURS = "hours"
+    ORGANIZER = "organizer"
+    REPORT = "report"
+    CATEGORY = "category"
+
+
 REPORT_NUMBERS = (
     "total_participants",
     "total_hours",
@@ -77,11 +88,7 @@ class Badge(db.Model):
 
     category: Mapped[EventCategory | None] = relationship(lazy="joined")
 
-    __table_args__ = (
-        sa.CheckConstraint(
-            "badge_type IN ('participation', 'hours', 'organizer', 'report', 'category')", name="badge_type_known"
-        ),
-    )
+    __table_args__ = (one_of("badge_type", BadgeType),)
 
 
 class UserBadge(db.Model):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import contains_eager
 from mutiroes import jobs
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
-from mutiroes.events.models import Event, EventCategory, EventParticipant
+from mutiroes.events.models import Event, EventCategory, EventParticipant, EventStatus, ParticipationStatus
 from mutiroes.impact.models import Badge, EventReport, MonthlyImpactReport, UserBadge
 from mutiroes.models import db, paginate
 from mutiroes.timeutil import server_tz, utcnow
@@ -33,8 +33,8 @@ def verified():
     """The condition of verified attendance (needs ``Event`` joined)."""
     return sa.and_(
         EventParticipant.checked_in.is_(True),
-        EventParticipant.status == "confirmed",
-        Event.status != "cancelled",
+        EventParticipant.status == ParticipationStatus.CONFIRMED,
+        Event.status != EventStatus.CANCELLED,
     )
 
 
@@ -80,7 +80,7 @@ def _checked_in_count(event_id: int) -> int:
         .where(
             EventParticipant.event_id == event_id,
             EventParticipant.checked_in.is_(True),
-            EventParticipant.status == "confirmed",
+            EventParticipant.status == ParticipationStatus.CONFIRMED,
         )
     )
 
@@ -88,7 +88,7 @@ def _checked_in_count(event_id: int) -> int:
 def create_report(*, event_id: int, caller: User, data: dict[str, Any]) -> EventReport:
     """File the report (organizer, once, after the start); the statistics job runs after the commit."""
     event = _organized_event(event_id, caller)
-    if event.status not in ("published", "completed"):
+    if event.status not in (EventStatus.PUBLISHED, EventStatus.COMPLETED):
         raise Conflict("Só eventos publicados ou concluídos podem ter relatório.")
     if utcnow() < event.start_date:
         raise Conflict("O relatório só pode ser registrado depois do início do evento.")
@@ -185,7 +185,7 @@ def user_stats(*, user: User) -> dict[str, Any]:
     organized = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Event)
-        .where(Event.organizer_id == user.id, Event.status.in_(("published", "completed")))
+        .where(Event.organizer_id == user.id, Event.status.in_((EventStatus.PUBLISHED, EventStatus.COMPLETED)))
     )
     this_month = db.session.scalar(
         sa.select(sa.func.count())
@@ -193,8 +193,8 @@ def user_stats(*, user: User) -> dict[str, Any]:
         .join(Event, Event.id == EventParticipant.event_id)
         .where(
             EventParticipant.user_id == user.id,
-            EventParticipant.status == "confirmed",
-            Event.status != "cancelled",
+            EventParticipant.status == ParticipationStatus.CONFIRMED,
+            Event.status != EventStatus.CANCELLED,
             Event.start_date >= start,
             Event.start_date < end,
         )
@@ -296,7 +296,7 @@ def rank(*, user: User, category: int | None = None, period: str = "all") -> dic
 
 def summary() -> dict[str, Any]:
     """Totals over completed events."""
-    completed = Event.status == "completed"
+    completed = Event.status == EventStatus.COMPLETED
     events_completed = db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(completed))
     people = db.session.execute(
         sa.select(

@@ -10,6 +10,7 @@ sends exactly those. A claim left behind by a process that died mid-send is take
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import itertools
 
 import sqlalchemy as sa
@@ -23,7 +24,13 @@ from mutiroes.timeutil import utcnow
 CLAIM_LEASE = dt.timedelta(minutes=15)
 # delivery records must outlive every retry of the job that sent them; then they only grow the table
 DELIVERY_RETENTION = dt.timedelta(days=90)
-SENDING, SENT, LOGGED, REJECTED = "sending", "sent", "logged", "rejected"
+
+
+class DeliveryStatus(enum.StrEnum):
+    SENDING = "sending"  # claimed, not accepted by the server yet
+    SENT = "sent"
+    LOGGED = "logged"  # no SMTP server configured: written to the log instead
+    REJECTED = "rejected"  # refused by the server for good (bad address): recorded, not retried
 
 
 class EmailDelivery(db.Model):
@@ -47,7 +54,10 @@ def delivery_key(kind: str, *ids: object, recipient: str) -> str:
 def claim(messages: list[Message]) -> set[str]:
     """Claim the delivery keys of ``messages`` not yet delivered; commits, returns the keys this call owns."""
     now = utcnow()
-    rows = [{"key": m.key, "kind": m.kind, "recipient": m.to, "status": SENDING, "claimed_at": now} for m in messages]
+    rows = [
+        {"key": m.key, "kind": m.kind, "recipient": m.to, "status": DeliveryStatus.SENDING, "claimed_at": now}
+        for m in messages
+    ]
     insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert
     claimed = set(
         db.session.scalars(
@@ -64,7 +74,7 @@ def claim(messages: list[Message]) -> set[str]:
                 sa.update(EmailDelivery)
                 .where(
                     EmailDelivery.key.in_(rest),
-                    EmailDelivery.status == SENDING,
+                    EmailDelivery.status == DeliveryStatus.SENDING,
                     EmailDelivery.claimed_at < now - CLAIM_LEASE,
                 )
                 .values(claimed_at=now)
@@ -75,7 +85,7 @@ def claim(messages: list[Message]) -> set[str]:
     return claimed
 
 
-def finish(done: dict[str, str], released: list[str]) -> None:
+def finish(done: dict[str, DeliveryStatus], released: list[str]) -> None:
     now = utcnow()
     for status, keys in itertools.groupby(sorted(done, key=done.get), key=done.get):
         db.session.execute(
@@ -83,7 +93,9 @@ def finish(done: dict[str, str], released: list[str]) -> None:
         )
     if released:
         db.session.execute(
-            sa.delete(EmailDelivery).where(EmailDelivery.key.in_(released), EmailDelivery.status == SENDING)
+            sa.delete(EmailDelivery).where(
+                EmailDelivery.key.in_(released), EmailDelivery.status == DeliveryStatus.SENDING
+            )
         )
     db.session.commit()
 

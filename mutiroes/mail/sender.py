@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from mutiroes.config import Config
-from mutiroes.mail.deliveries import LOGGED, REJECTED, SENT, claim, finish
+from mutiroes.mail.deliveries import DeliveryStatus, claim, finish
 from mutiroes.mail.message import Message, build
 from mutiroes.mail.smtp import MailError, SMTPConnection
 
@@ -54,29 +54,29 @@ def send_bulk(messages: Iterable[Message], *, batch_size: int | None = None) -> 
         for batch in _batches(messages, size):
             claimed = claim(batch)
             result.skipped += len(batch) - len(claimed)
-            done: dict[str, str] = {}
+            done: dict[str, DeliveryStatus] = {}
             pending = [m for m in batch if m.key in claimed]
             try:
                 for message in pending:
                     if connection is None:
                         log.info("email (SMTP not configured, logged only) to %s: %s", message.to, message.subject)
-                        done[message.key] = LOGGED
+                        done[message.key] = DeliveryStatus.LOGGED
                         continue
                     try:
                         connection.send(build(message, settings), message.to)
                     except smtplib.SMTPRecipientsRefused:
                         log.warning("recipient %s refused by the SMTP server (%s)", message.to, message.kind)
-                        done[message.key] = REJECTED
+                        done[message.key] = DeliveryStatus.REJECTED
                         result.rejected += 1
                         continue
-                    done[message.key] = SENT
+                    done[message.key] = DeliveryStatus.SENT
             except (smtplib.SMTPException, OSError, MailError) as exc:
                 finish(done, [m.key for m in pending if m.key not in done])
-                result.sent += sum(1 for status in done.values() if status != REJECTED)
+                result.sent += sum(1 for status in done.values() if status != DeliveryStatus.REJECTED)
                 raise MailError(f"SMTP failed after {result.sent} messages: {exc}") from exc
             finish(done, [])
-            result.sent += sum(1 for status in done.values() if status != REJECTED)
-            result.keys.extend(k for k, status in done.items() if status != REJECTED)
+            result.sent += sum(1 for status in done.values() if status != DeliveryStatus.REJECTED)
+            result.keys.extend(k for k, status in done.items() if status != DeliveryStatus.REJECTED)
     finally:
         if connection is not None:
             result.connections = connection.opened

@@ -9,7 +9,7 @@ from rq import Queue
 
 from mutiroes import jobs, mail
 from mutiroes.events import ical
-from mutiroes.mail import deliveries as deliveries_module
+from mutiroes.mail.deliveries import DeliveryStatus
 from mutiroes.models import db
 from mutiroes.users.models import User
 from mutiroes.users.profiles import allows
@@ -39,7 +39,7 @@ def test_welcome_email_arrives_once_even_when_the_job_runs_twice(jobs_client, jo
         assert jobs.run_now("send_welcome_email", user_id=int(user_id)) == "skipped: already delivered"
         db.session.remove()
     assert len(sink.wait_for(2, timeout=1)) == 1
-    assert deliveries(jobs_app) == [(f"welcome:{user_id}:eva_welcome@example.org", deliveries_module.SENT)]
+    assert deliveries(jobs_app) == [(f"welcome:{user_id}:eva_welcome@example.org", DeliveryStatus.SENT)]
 
     assert message["To"] == "eva_welcome@example.org"
     assert message["Subject"] == "Boas-vindas ao Mutirões!"
@@ -169,7 +169,7 @@ def test_without_smtp_messages_are_logged_and_still_recorded(app):
         assert mail.send(message) is True
         assert mail.send(message) is False
         db.session.remove()
-    assert deliveries(app) == [("test_log:1:ivo@example.org", deliveries_module.LOGGED)]
+    assert deliveries(app) == [("test_log:1:ivo@example.org", DeliveryStatus.LOGGED)]
 
 
 def test_notification_preferences_are_read_with_defaults(app, make_user):
