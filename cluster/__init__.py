@@ -4,9 +4,8 @@ PostgreSQL, Redis, a Consul dev agent, consul-template, nginx, N API replicas (g
 scheduler and an SMTP sink, each a supervisor program, all state under one folder (``.cluster/`` for
 ``make cluster``; a temporary one for the end-to-end tests, which drive it through this same class).
 
-The RQ programs are included only when their modules exist (``workers/worker.py``, ``workers/scheduler.py``,
-``workers/smtp_sink.py``), so the cluster runs on any checkout. rq-dashboard is no program of its own: the API
-mounts it at ``/rq/`` for staff (mutiroes/web/dashboard.py), so it is reached through nginx like the rest of the API.
+rq-dashboard is no program of its own: the API mounts it at ``/rq/`` for staff (mutiroes/web/dashboard.py), so it
+is reached through nginx like the rest of the API.
 """
 
 from __future__ import annotations
@@ -188,10 +187,10 @@ class Cluster:
             "MUTIROES_MEDIA_ROOT": str(self.media_root),
             "MUTIROES_UPSTREAM_FILE": str(self.upstream_file),
             "MUTIROES_INSTANCE_PATH": str(self.dir / "instance"),
+            "MUTIROES_SMTP_HOST": "127.0.0.1",
+            "MUTIROES_SMTP_PORT": str(state.ports["smtp"]),
             **CLUSTER_DEFAULTS,
         }
-        if self._module_exists("workers/smtp_sink.py"):
-            env.update(MUTIROES_SMTP_HOST="127.0.0.1", MUTIROES_SMTP_PORT=str(state.ports["smtp"]))
         env.update(state.extra_env)
         return env
 
@@ -204,26 +203,12 @@ class Cluster:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.dir / "metrics" / f"api-{index + 1}")
         return env
 
-    @staticmethod
-    def _module_exists(relative: str) -> bool:
-        return (ROOT / relative).is_file()
-
     # -- generated configuration -----------------------------------------------------------------------------
     def api_programs(self, state: State) -> list[str]:
         return [f"api-{i + 1}" for i in range(state.backends)]
 
     def worker_programs(self, state: State) -> list[str]:
-        if not self._module_exists("workers/worker.py"):
-            return []
         return [f"worker-{i + 1}" for i in range(state.workers)]
-
-    def optional_programs(self) -> list[str]:
-        names = []
-        if self._module_exists("workers/scheduler.py"):
-            names.append("scheduler")
-        if self._module_exists("workers/smtp_sink.py"):
-            names.append("smtp-sink")
-        return names
 
     def _program(self, name: str, command: str, *, priority: int, env: dict | None = None, **options) -> str:
         lines = [
@@ -360,22 +345,17 @@ serverurl=unix://{run / "supervisor.sock"}
                     killasgroup="true",
                 )
             )
-        optional = self.optional_programs()
-        if "scheduler" in optional:
-            sections.append(
-                self._program(
-                    "scheduler", f"{python} -m workers.scheduler", priority=50, env=app_env, autorestart="true"
-                )
+        sections.append(
+            self._program("scheduler", f"{python} -m workers.scheduler", priority=50, env=app_env, autorestart="true")
+        )
+        sections.append(
+            self._program(
+                "smtp-sink",
+                f"{python} -m workers.smtp_sink --host 127.0.0.1 --port {p['smtp']} --dir {self.dir / 'mail'}",
+                priority=10,
+                autorestart="true",
             )
-        if "smtp-sink" in optional:
-            sections.append(
-                self._program(
-                    "smtp-sink",
-                    f"{python} -m workers.smtp_sink --host 127.0.0.1 --port {p['smtp']} --dir {self.dir / 'mail'}",
-                    priority=10,
-                    autorestart="true",
-                )
-            )
+        )
         return "\n".join(sections)
 
     def write_configs(self, state: State) -> None:
@@ -535,16 +515,14 @@ serverurl=unix://{run / "supervisor.sock"}
         else:
             self.supervisorctl("reread")
             self.supervisorctl("update")
-        infra = ["postgres", "redis", "consul", *[n for n in self.optional_programs() if n == "smtp-sink"]]
-        self.supervisorctl("start", *infra, check=False)
+        self.supervisorctl("start", "postgres", "redis", "consul", "smtp-sink", check=False)
         wait_for_port(state.ports["redis"])
         wait_for_port(state.ports["consul_http"])
         self._create_database(state)
         self.flask("db", "upgrade", state=state, capture_output=True)
         self.supervisorctl("start", "nginx", "consul-template", check=False)
         wait_for_port(state.ports["nginx"])
-        others = [n for n in self.optional_programs() if n != "smtp-sink"]
-        self.supervisorctl("start", *self.api_programs(state), *self.worker_programs(state), *others, check=False)
+        self.supervisorctl("start", *self.api_programs(state), *self.worker_programs(state), "scheduler", check=False)
         self.wait_until_routed(state, timeout=timeout)
         return state
 
@@ -578,7 +556,7 @@ serverurl=unix://{run / "supervisor.sock"}
     def consul_get(self, path: str, state: State | None = None):
         state = state or self.load()
         url = f"http://127.0.0.1:{state.ports['consul_http']}{path}"
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - a fixed local URL
+        with urllib.request.urlopen(url, timeout=3) as response:
             return json.loads(response.read())
 
     def consul_instances(self, state: State | None = None) -> dict[str, str]:
