@@ -32,14 +32,14 @@ os.environ.setdefault("MUTIROES_DB_POOL_SIZE", str(int(os.environ.get("MUTIROES_
 os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
 
 # the metrics folder and the pool defaults above must be in place before the app's modules are first imported
-from flask import Flask  # noqa: E402
-from prometheus_client import multiprocess  # noqa: E402
+from flask import Flask
+from prometheus_client import multiprocess
 
-from mutiroes.config import Config  # noqa: E402
-from mutiroes.models import db  # noqa: E402
-from mutiroes.platform import discovery  # noqa: E402
-from mutiroes.platform.redis import redis  # noqa: E402
-from mutiroes.version import __version__  # noqa: E402
+from mutiroes.config import Config
+from mutiroes.models import db
+from mutiroes.platform import discovery
+from mutiroes.platform.redis import redis
+from mutiroes.version import __version__
 
 settings = Config.from_env()
 if not settings.drain_file:

@@ -17,16 +17,6 @@ from mutiroes.models import TimestampMixin, UTCDateTime, db
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 
-BADGE_TYPES = ("participation", "hours", "organizer", "report", "category")
-REPORT_NUMBERS = (
-    "total_participants",
-    "total_hours",
-    "trash_collected_kg",
-    "trees_planted",
-    "area_cleaned_m2",
-    "recyclable_material_kg",
-)
-
 
 class EventReport(TimestampMixin, db.Model):
     """What an event achieved, filed once by its organizer after it started; numbers are never negative."""
