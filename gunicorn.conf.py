@@ -27,14 +27,14 @@ else:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 # the metrics folder above must be in place before the app's modules are first imported
-from flask import Flask  # noqa: E402
-from prometheus_client import multiprocess  # noqa: E402
+from flask import Flask
+from prometheus_client import multiprocess
 
-from mutiroes.config import Config  # noqa: E402
-from mutiroes.models import db  # noqa: E402
-from mutiroes.platform import discovery  # noqa: E402
-from mutiroes.platform.redis import redis  # noqa: E402
-from mutiroes.version import __version__  # noqa: E402
+from mutiroes.config import Config
+from mutiroes.models import db
+from mutiroes.platform import discovery
+from mutiroes.platform.redis import redis
+from mutiroes.version import __version__
 
 # The app (loaded after this file) and the forked workers read these variables.
 settings = Config.from_env()

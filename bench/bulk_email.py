@@ -14,6 +14,7 @@ runs ``python -m workers.worker --burst`` and reports emails/s as received by th
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import secrets
 import subprocess
@@ -22,18 +23,28 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from redis import Redis
+from rq import Queue
+
+from mutiroes import create_app, jobs, mail
+from mutiroes.config import Config
+from mutiroes.events.models import Event, EventParticipant
+from mutiroes.jobs.runner import bound_app
+from mutiroes.models import db
+from mutiroes.timeutil import utcnow
+from mutiroes.users.models import User
+from tests.services import Postgres, free_port, wait_for_port
+from tests.services import Redis as RedisServer
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def mail_everyone(batch_size: int) -> dict:
     """The benchmark's job: one bulk send to every user (runs inside the worker)."""
-    import sqlalchemy as sa
-
-    from mutiroes import mail
-    from mutiroes.jobs.runner import bound_app
-    from mutiroes.models import db
-    from mutiroes.users.models import User
-
     app = bound_app()
     with app.app_context():
         rows = db.session.execute(sa.select(User.id, User.email, User.first_name).order_by(User.id)).all()
@@ -61,18 +72,6 @@ def main() -> int:
     parser.add_argument("--mode", choices=("reminders", "raw"), default="reminders")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
-    from flask_migrate import upgrade
-    from redis import Redis
-    from rq import Queue
-
-    from mutiroes import create_app
-    from mutiroes.config import Config
-    from mutiroes.models import db
-    from mutiroes.users.models import User
-    from tests.services import Postgres, free_port, wait_for_port
-    from tests.services import Redis as RedisServer
-
     postgres, redis_server = Postgres.create(), RedisServer.create()
     sink_dir, sink_port = Path(tempfile.mkdtemp(prefix="mutiroes-bench-smtp-")), free_port()
     sink = subprocess.Popen(
@@ -95,7 +94,7 @@ def main() -> int:
         with app.app_context():
             upgrade()
             db.session.execute(
-                sa_insert(User),
+                sa.insert(User),
                 [
                     {"username": f"vol{n}", "email": f"vol{n}@example.org", "password_hash": "x", "first_name": f"V{n}"}
                     for n in range(args.count)
@@ -132,16 +131,6 @@ def main() -> int:
 
 def request_reminders(count: int) -> None:
     """One event starting in 10 hours with every user confirmed, and its 24 h reminder requested (outbox + RQ)."""
-    import datetime as dt
-
-    import sqlalchemy as sa
-
-    from mutiroes import jobs
-    from mutiroes.events.models import Event, EventParticipant
-    from mutiroes.models import db
-    from mutiroes.timeutil import utcnow
-    from mutiroes.users.models import User
-
     start = utcnow() + dt.timedelta(hours=10)
     organizer_id = db.session.scalar(sa.select(sa.func.min(User.id)))  # also a participant: N emails exactly
     event = Event(
@@ -170,12 +159,6 @@ def request_reminders(count: int) -> None:
     )
     jobs.request("send_bulk_event_reminders", event_id=event.id, reminder="24h")
     db.session.commit()
-
-
-def sa_insert(model):
-    import sqlalchemy as sa
-
-    return sa.insert(model)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ The list/detail pair is GET /api/events/ and GET /api/events/<id>/ (anonymous) o
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -22,10 +23,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cluster import Cluster, free_port, wait_for_port  # noqa: E402
+from cluster import Cluster, free_port, wait_for_port
+from mutiroes import create_app
+from mutiroes.config import Config
+from mutiroes.events import service as events
+from mutiroes.users import service as users
+
+ROOT = Path(__file__).resolve().parent.parent
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -85,13 +91,6 @@ def start_floor(env: dict) -> tuple[subprocess.Popen, int]:
 
 def prepare_data(env: dict[str, str], count: int = 1000) -> tuple[str, str]:
     """1,000 published events in the cluster's database; returns the list and detail paths to measure."""
-    import datetime as dt
-
-    from mutiroes import create_app
-    from mutiroes.config import Config
-    from mutiroes.events import service as events
-    from mutiroes.users import service as users
-
     app = create_app(Config.from_env({**os.environ, **env}))
     with app.app_context():
         organizer = users.create(username="bench", email="bench@example.org", password=os.urandom(12).hex())

@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+import sqlalchemy as sa
+from flask_migrate import upgrade
 
-from mutiroes import create_app  # noqa: E402
-from mutiroes.config import Config  # noqa: E402
-from mutiroes.events import discovery  # noqa: E402
-from mutiroes.models import db  # noqa: E402
-from tests.services import Postgres  # noqa: E402
+from mutiroes import create_app
+from mutiroes.config import Config
+from mutiroes.events import discovery
+from mutiroes.models import db
+from tests.services import Postgres
 
 # (latitude, longitude, weight): where Brazilians live, so where most mutirões happen
 CITIES = [

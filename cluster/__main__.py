@@ -23,10 +23,8 @@ def _print_urls(cluster: Cluster) -> None:
     print(f"Consul UI:       {urls['consul_ui']}")
     print(f"PostgreSQL:      {urls['database']}")
     print(f"Redis:           {urls['redis']}")
-    names = cluster.optional_programs()
     print(f"rq-dashboard:    {urls['rq_dashboard']} (staff credentials)")
-    if "smtp-sink" in names:
-        print(f"SMTP sink:       {urls['smtp']} (messages in {cluster.dir / 'mail'})")
+    print(f"SMTP sink:       {urls['smtp']} (messages in {cluster.dir / 'mail'})")
     print(f"state and logs:  {cluster.dir}")
 
 
@@ -73,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.n} API replicas routed: {sorted(cluster.upstream())}")
         elif args.command == "scale-workers":
             state = cluster.scale_workers(args.n)
-            running = cluster.worker_programs(state)
-            print(f"workers: {len(running)} running" + ("" if running else " (workers/worker.py not present)"))
+            print(f"workers: {len(cluster.worker_programs(state))} running")
         elif args.command == "restart-backends":
             cluster.restart_backends()
             print("every replica restarted and routed again")

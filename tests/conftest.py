@@ -13,7 +13,8 @@ from flask_migrate import upgrade
 from mutiroes import create_app
 from mutiroes.config import Config
 from mutiroes.models import db
-from tests.services import Postgres, Redis
+from mutiroes.users import service as users
+from tests.services import Gunicorn, Postgres, Redis
 
 # tables whose rows come from the migrations (seed data) and survive between tests
 SEEDED_TABLES = {"alembic_version", "event_categories", "badges"}
@@ -101,7 +102,6 @@ _sequence = itertools.count(1)
 @pytest.fixture
 def make_user(app):
     """Create a user through the service layer; returns (user_id, username, email, password)."""
-    from mutiroes.users import service
 
     def build(**fields):
         n = next(_sequence)
@@ -109,7 +109,7 @@ def make_user(app):
         email = fields.pop("email", f"{username}@example.org")
         password = fields.pop("password", "caminhada-verde-42")
         with app.app_context():
-            user = service.create(username=username, email=email, password=password)
+            user = users.create(username=username, email=email, password=password)
             for name, value in fields.items():
                 setattr(user, name, value)
             db.session.commit()
@@ -152,8 +152,6 @@ def pytest_configure(config):
 def live_servers(app, postgres, redis_server, secret_key, tmp_path_factory):
     """Two gunicorn instances of the app (separate processes, two workers each) sharing the test PostgreSQL and
     Redis, the way replicas share them behind nginx. Returns their base URLs."""
-    from tests.services import Gunicorn
-
     environ = {
         "MUTIROES_DATABASE_URL": postgres.url(),
         "MUTIROES_REDIS_URL": redis_server.url,

@@ -10,11 +10,12 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import free_port, wait_for_port  # one implementation for the tests and the local cluster
+from cluster import ClusterError, free_port, wait_for_port  # one implementation for the tests and the local cluster
 
 PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -162,8 +163,6 @@ class Gunicorn:
 
     @classmethod
     def create(cls, environ: dict[str, str], *, workers: int = 2, threads: int = 8) -> Gunicorn:
-        import sys
-
         instance = cls(port=free_port())
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUTIROES_")}
         env.update(environ)
@@ -191,7 +190,7 @@ class Gunicorn:
         )
         try:
             wait_for_port(instance.port, timeout=30)
-        except TimeoutError:
+        except ClusterError:
             instance.destroy()
             raise
         return instance

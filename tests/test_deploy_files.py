@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mutiroes.config import Config
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.distributed.yml"
 
@@ -98,9 +100,8 @@ def test_nginx_config_keeps_retries_safe_and_bodies_as_large_as_uploads():
     assert directives == ["proxy_next_upstream error timeout;"]
     code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
     assert "non_idempotent" not in code and "http_503" not in code
-    from mutiroes.config import Config
 
-    limit = Config.from_env({}, instance_path="/tmp/unused-instance").max_upload_bytes  # noqa: S108
+    limit = Config.from_env({}, instance_path="/tmp/unused-instance").max_upload_bytes
     body = next(line for line in conf.splitlines() if line.strip().startswith("client_max_body_size"))
     megabytes = int(body.split()[1].rstrip(";m"))
     assert limit <= megabytes * 1024 * 1024 <= limit + 2 * 1024 * 1024

@@ -1,4 +1,11 @@
+import time
+
+import redis as redis_lib
+from sqlalchemy import event
+
 from mutiroes import create_app
+from mutiroes.models import db
+from mutiroes.platform import health
 
 
 def test_liveness_checks_nothing_else(client):
@@ -42,12 +49,6 @@ def test_health_is_503_when_the_database_is_down(make_config):
 
 
 def test_liveness_touches_neither_the_database_nor_redis(make_config):
-    import time
-
-    from sqlalchemy import event
-
-    from mutiroes.models import db
-
     # both dependencies unreachable: anything liveness tried would fail or wait
     app = create_app(
         make_config(
@@ -71,12 +72,6 @@ def test_liveness_touches_neither_the_database_nor_redis(make_config):
 
 
 def test_readiness_pings_redis_at_most_once_per_interval_per_process(make_config, redis_server):
-    import time
-
-    import redis as redis_lib
-
-    from mutiroes.platform import health
-
     probe = redis_lib.Redis.from_url(redis_server.url)
 
     def pings() -> int:

@@ -23,7 +23,7 @@ class FileSink:
         self._connections = itertools.count(1)
         self._messages = itertools.count(1)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # the name is aiosmtpd's hook
         if not hasattr(session, "sink_connection"):
             session.sink_connection = next(self._connections)
         number = next(self._messages)

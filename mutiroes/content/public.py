@@ -66,7 +66,7 @@ def counts(event_id: int) -> dict[str, int]:
     def scalar(statement):
         return statement.scalar_subquery()
 
-    R = EventResource  # noqa: N806 - short alias keeps the aggregate readable
+    R = EventResource  # a short alias keeps the aggregate readable
     row = db.session.execute(
         sa.select(
             scalar(sa.select(sa.func.count()).select_from(EventPhoto).where(EventPhoto.event_id == event_id)),

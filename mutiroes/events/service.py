@@ -85,7 +85,7 @@ def get(*, event_id: int, caller: User | None) -> Event:
 
 def stats(*, event_id: int, caller: User | None) -> dict[str, int]:
     event = access.get_visible(event_id, caller)
-    P = EventParticipant  # noqa: N806 - short alias keeps the aggregate readable
+    P = EventParticipant  # a short alias keeps the aggregate readable
 
     def count_where(condition):
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)

@@ -29,15 +29,6 @@ class BadgeType(enum.StrEnum):
     CATEGORY = "category"
 
 
-REPORT_NUMBERS = (
-    "total_participants",
-    "total_hours",
-    "trash_collected_kg",
-    "trees_planted",
-    "area_cleaned_m2",
-    "recyclable_material_kg",
-)
-
 
 class EventReport(TimestampMixin, db.Model):
     """What an event achieved, filed once by its organizer after it started; numbers are never negative."""

@@ -14,7 +14,6 @@ from mutiroes.schemas import BRAZILIAN_STATES, PHONE_RE, BaseSchema, LocalDateTi
 
 USERNAME_RE = re.compile(r"^[\w.@+-]+\Z")
 ZIP_RE = re.compile(r"^\d{5}-?\d{3}\Z")
-NOTIFICATION_KEYS = ("event_updates", "event_reminders", "new_events_nearby", "newsletter")
 
 
 class RegisterSchema(BaseSchema):

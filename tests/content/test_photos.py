@@ -5,8 +5,10 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from mutiroes.content import service
 from mutiroes.content.models import EventPhoto
-from mutiroes.events.models import Event
+from mutiroes.errors import NotFound
+from mutiroes.events.models import Event, EventParticipant
 from mutiroes.models import db
 from mutiroes.users.models import User
 from tests import images
@@ -166,7 +168,6 @@ def test_uploader_or_organizer_deletes_and_the_file_goes(app, client, scene, cle
 
 def test_a_failed_database_write_removes_the_stored_file(app, client, scene, clean_media):
     """The row cannot be written (the CHECK refuses before-and-after, bypassing the schema): no orphan file."""
-    from mutiroes.content import service
 
     class FakeUpload:
         def __init__(self, data):
@@ -261,10 +262,6 @@ def test_deleting_an_event_removes_its_photos_and_cover_files(app, client, scene
 
 
 def test_an_event_deleted_during_the_upload_leaves_no_file_and_is_404(app, client, scene, clean_media):
-    from mutiroes.content import service
-    from mutiroes.errors import NotFound
-    from mutiroes.events.models import EventParticipant
-
     data = images.png_bytes()
 
     class DeletesTheEventWhileRead(io.BytesIO):

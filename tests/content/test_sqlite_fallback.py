@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from mutiroes import seed
 from tests import images
 from tests.content.conftest import upload
 from tests.events.test_sqlite_fallback import sqlite_client  # noqa: F401 - the embedded app's client fixture
 
 
 def headers_for(client, email):
-    from mutiroes import seed
-
     tokens = client.post("/api/token/", json={"email": email, "password": seed.DEMO_PASSWORD}).get_json()
     return {"Authorization": f"Bearer {tokens['access']}"}
 

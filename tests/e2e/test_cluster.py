@@ -321,7 +321,7 @@ def test_metrics_add_up_every_worker_of_a_replica_and_are_not_public_and_rq_dash
         )
 
     def scrape() -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{replica}/metrics", timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{replica}/metrics", timeout=5) as response:
             return response.read().decode()
 
     before = served_categories(scrape())

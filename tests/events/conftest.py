@@ -10,6 +10,7 @@ import pytest
 from mutiroes.events.models import Event, EventParticipant
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
+from tests.conftest import bearer
 
 _numbers = itertools.count(1)
 
@@ -107,7 +108,6 @@ def event_row(app):
 @pytest.fixture
 def user_with_token(make_user, login):
     """A new user and their Authorization header: returns (user dict, headers)."""
-    from tests.conftest import bearer
 
     def build(**fields):
         user = make_user(**fields)

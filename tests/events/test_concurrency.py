@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from mutiroes.events.models import Event, EventParticipant
 from mutiroes.models import db
+from tests.conftest import bearer
 
 JOINERS = 30
 CAPACITY = 5
@@ -34,7 +35,6 @@ def fire(calls):
 @pytest.fixture
 def tokens(make_user, login):
     """n fresh users with live tokens: [(user, headers)]."""
-    from tests.conftest import bearer
 
     def build(n):
         people = []

@@ -8,11 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from mutiroes import create_app
+from mutiroes.events import discovery
 from mutiroes.events.models import Event
 from mutiroes.events.sqlfunctions import distance_km
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from tests.events.conftest import event_payload
+from tests.services import free_port
 
 RIO = (-22.9068, -43.1729)
 NITEROI = (-22.8832, -43.1034)  # ~7.6 km from Rio's centre
@@ -145,8 +147,6 @@ def test_nearby_refuses_bad_coordinates(client, query):
 
 
 def test_nearby_query_uses_the_spatial_index(app):
-    from mutiroes.events import discovery
-
     with app.app_context():
         statement = discovery.nearby_statement(latitude=RIO[0], longitude=RIO[1], radius=10, limit=50)
         compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
@@ -203,8 +203,6 @@ def test_anonymous_detail_is_cached_and_content_and_job_writes_are_seen(app, cli
 
 
 def test_cache_in_process_without_redis_and_uncached_when_redis_is_down(make_config, make_event, user_with_token):
-    from tests.services import free_port
-
     for redis_url, expected in ((None, "hit"), (f"redis://127.0.0.1:{free_port()}/0", "miss")):
         config = make_config(environ={"MUTIROES_REDIS_URL": redis_url or ""})
         app = create_app(config)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from mutiroes.events.models import Event, EventParticipant
+from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 
 
@@ -220,9 +222,6 @@ def running_event(make_event, user_with_token, client):
 
 
 def _join_directly(app, event_id, user_id):
-    from mutiroes.events.models import Event, EventParticipant
-    from mutiroes.models import db
-
     with app.app_context():
         db.session.add(EventParticipant(event_id=event_id, user_id=user_id, status="confirmed"))
         db.session.get(Event, event_id).confirmed_count += 1

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 
 import sqlalchemy as sa
 
 from mutiroes import jobs
 from mutiroes.events.models import Event, EventParticipant
 from mutiroes.models import db
-from mutiroes.timeutil import utcnow
+from mutiroes.timeutil import to_local, utcnow
 from mutiroes.users.models import User
 
 
@@ -102,9 +104,6 @@ def test_due_reminders_24h_and_2h_are_each_sent_once(app, jobs_app, sink, work, 
 
 
 def _new(sink, before: set[str]):
-    import email
-    import email.policy
-
     return [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sink.files()
@@ -113,8 +112,6 @@ def _new(sink, before: set[str]):
 
 
 def _subject_24h(app, event_id: int) -> str:
-    from mutiroes.timeutil import to_local
-
     with app.app_context():
         event = db.session.get(Event, event_id)
         start = to_local(event.start_date)
@@ -124,8 +121,6 @@ def _subject_24h(app, event_id: int) -> str:
 
 
 def _subject_2h(app, event_id: int) -> str:
-    from mutiroes.timeutil import to_local
-
     with app.app_context():
         event = db.session.get(Event, event_id)
         subject = f"Daqui a pouco: {event.title} começa às {to_local(event.start_date):%H:%M}"

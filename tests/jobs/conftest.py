@@ -16,6 +16,8 @@ import pytest
 from flask_migrate import upgrade
 
 from mutiroes import create_app
+from mutiroes.jobs.worker import build_worker
+from mutiroes.platform.redis import worker_connection as redis_for_workers
 from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +111,6 @@ def jobs_client(jobs_app):
 @pytest.fixture
 def work(jobs_app):
     """Run a real RQ worker in burst mode in this process until the queues are empty (due retries included)."""
-    from mutiroes.jobs.worker import build_worker
 
     def run(rounds: int = 1, pause: float = 0.0) -> None:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -127,8 +128,6 @@ def work(jobs_app):
 
 @pytest.fixture
 def rq_connection(jobs_app):
-    from mutiroes.platform.redis import worker_connection as redis_for_workers
-
     connection = redis_for_workers(jobs_app.config["MUTIROES"].redis_url)
     yield connection
     connection.close()
@@ -152,7 +151,6 @@ def register(client, username: str, **extra):
 def _empty_redis_after_test(jobs_app, redis_server):
     """Queues, registries and schedules of one test never leak into the next."""
     yield
-    from mutiroes.platform.redis import worker_connection as redis_for_workers
 
     if redis_server.process is None:
         redis_server.start()

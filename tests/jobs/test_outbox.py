@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from rq import Queue
 
-from mutiroes import jobs
+from mutiroes import create_app, jobs
 from mutiroes.config import Config
 from mutiroes.jobs.outbox import OutboxJob, relay
 from mutiroes.models import db
 from mutiroes.users.models import User
-from tests.jobs.conftest import register
+from tests.jobs.conftest import mail_environ, register
 
 
 def outbox_rows(app) -> list[OutboxJob]:
@@ -128,9 +128,6 @@ def test_the_relay_skips_rows_another_relay_holds(jobs_app, redis_server, rq_con
 
 
 def test_embedded_mode_runs_the_job_in_process_after_commit(app, make_config, smtp_sink, sink):
-    from mutiroes import create_app
-    from tests.jobs.conftest import mail_environ
-
     config: Config = make_config(environ={**mail_environ(smtp_sink), "MUTIROES_REDIS_URL": ""})
     assert config.redis_url is None
     embedded = create_app(config)

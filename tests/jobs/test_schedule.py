@@ -15,6 +15,7 @@ from mutiroes import jobs
 from mutiroes.jobs import schedule
 from mutiroes.jobs.schedule import register_when_redis_answers
 from mutiroes.models import db
+from mutiroes.users.models import AuthSession
 from tests.jobs.conftest import ROOT, mail_environ
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -99,8 +100,6 @@ def test_a_changed_entry_is_replaced_and_an_unlisted_one_removed(jobs_app, rq_co
 
 
 def test_a_due_periodic_job_is_enqueued_once_runs_and_is_rescheduled(jobs_app, rq_connection, work, make_user):
-    from mutiroes.users.models import AuthSession
-
     user = make_user()
     with jobs_app.app_context():
         db.session.add(AuthSession(id="e" * 32, user_id=user["id"], expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))

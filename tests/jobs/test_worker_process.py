@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from mutiroes.jobs.outbox import OutboxJob
 from mutiroes.models import db
 from tests.jobs.conftest import ROOT, mail_environ, register
 
@@ -44,8 +45,6 @@ def test_worker_process_relays_pending_rows_runs_them_and_stops_on_sigterm(
             worker.kill()
             worker.wait()
     with jobs_app.app_context():
-        from mutiroes.jobs.outbox import OutboxJob
-
         [row] = db.session.scalars(db.select(OutboxJob)).all()
         assert row.enqueued_at is not None
         db.session.remove()

@@ -110,8 +110,6 @@ def test_tokens_signed_with_another_key_are_refused(client, make_config, make_us
 
 @pytest.mark.parametrize("limit_kind", ["account", "ip"])
 def test_login_throttling_answers_429_with_retry_after(limit_kind, make_config, make_user):
-    from mutiroes.models import db  # noqa: F401  (app context below)
-
     config = make_config(login_max_failures_per_account=3, login_max_failures_per_ip=5)
     throttled_app = create_app(config)
     client = throttled_app.test_client()

@@ -1,7 +1,7 @@
 """background jobs: the transactional outbox and the email delivery records
 
 Revision ID: 0003_jobs
-Revises: 0001_foundation
+Revises: 0002_events
 Create Date: 2026-11-29 04:40:00
 
 """

@@ -1,7 +1,7 @@
 """impact: post-event reports, verified hours per participation, the badge catalogue and awards, monthly reports
 
 Revision ID: 0005_impact
-Revises: 0003_jobs
+Revises: 0004_content
 Create Date: 2026-11-29 08:00:00
 
 Independent of the event-content tables (comments, photos, resources), so it can be chained after them.
