@@ -10,7 +10,7 @@ from flask_cors import CORS
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from mutiroes import cli
+from mutiroes import commands
 from mutiroes.config import Config
 from mutiroes.events import sqlfunctions
 from mutiroes.jobs import cli as jobs_cli
@@ -72,7 +72,7 @@ def create_app(config: Config | None = None) -> Flask:
     retry.init_app(app)  # every view is one unit of work, retried on transient database errors
 
     jobs_cli.init_app(app)
-    cli.init_app(app)
+    commands.init_app(app)
     if config.trusted_proxies:
         hops = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
