@@ -14,26 +14,41 @@ CLUSTER := $(PY) -m cluster
 COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose) \
 	-f docker-compose.distributed.yml
 
-.PHONY: help venv run test lint format tools migrate seed createsuperuser clean \
+.PHONY: help venv lock run test lint format tools migrate seed createsuperuser clean \
 	cluster cluster-status cluster-down cluster-purge quickstart build up down populate scale-backends scale-workers \
 	restart-backends backup-db restore-db status health logs info bench
 
 help:
 	@echo "make run      start the API on http://127.0.0.1:5000 (embedded SQLite mode, nothing else needed)"
 	@echo "make test     install what the tests need, start private PostgreSQL and Redis, run ruff and pytest"
+	@echo "make lock     refresh requirements.lock and requirements-dev.lock from setup.cfg (pip-tools, with hashes)"
 	@echo "make lint     ruff (lint + format), the architecture contract (lint-imports) and the import-cycle report"
 	@echo "make migrate  apply the database migrations (MUTIROES_DATABASE_URL, or the embedded SQLite file)"
 	@echo "make cluster  the distributed topology as local processes: nginx on http://127.0.0.1:8080, Consul UI on"
 	@echo "              http://127.0.0.1:8500/ui/ (cluster-status, cluster-down, scale-backends N=, restart-backends...)"
 	@echo "make up DEPLOY=compose   the same topology with docker-compose.distributed.yml (see README)"
 
-$(VENV)/.installed: setup.cfg
+# The venv holds exactly the dev lock (runtime + test toolchain + the build backend), then the project itself, built
+# by the locked setuptools (no build isolation: nothing unpinned is fetched).
+$(VENV)/.installed: requirements-dev.lock setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Lock files for Python 3.11 on Linux, with hashes, from setup.cfg: requirements-dev.lock (install_requires + the dev
+# extra + the build backend) for the venv above and CI, and requirements.lock (install_requires only, at the same
+# versions) for everything that runs the app: the images and the local cluster install from it the same way,
+#     pip install --require-hashes -r requirements.lock && pip install --no-deps .
+# `make lock` keeps the current pins that setup.cfg still allows; `make lock LOCK_ARGS=--upgrade` moves every pin to
+# the newest allowed version.
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock: venv
+	$(PIP_COMPILE) $(LOCK_ARGS) --extra dev --all-build-deps -o requirements-dev.lock setup.cfg
+	$(PIP_COMPILE) -c requirements-dev.lock -o requirements.lock setup.cfg
 
 run: venv
 	$(PY) -m mutiroes.embedded

@@ -10,7 +10,7 @@ from flask_cors import CORS
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from mutiroes import cli
+from mutiroes import commands
 from mutiroes.config import Config
 from mutiroes.events import sqlfunctions
 from mutiroes.jobs import cli as jobs_cli
@@ -20,7 +20,7 @@ from mutiroes.models import db
 from mutiroes.platform import database, logs, metrics
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
-from mutiroes.web import auth, cache, dashboard, media, retry
+from mutiroes.web import auth, cache, dashboard, docs, media, retry
 from mutiroes.web.api import Api
 from mutiroes.web.routes import BLUEPRINTS
 from mutiroes.web.routing import IdConverter, id_param_schema
@@ -68,11 +68,12 @@ def create_app(config: Config | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     media.init_app(app)
+    docs.init_app(app)  # Swagger UI's files for /api/docs/
     dashboard.init_app(app)
     retry.init_app(app)  # every view is one unit of work, retried on transient database errors
 
     jobs_cli.init_app(app)
-    cli.init_app(app)
+    commands.init_app(app)
     if config.trusted_proxies:
         hops = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
@@ -110,7 +111,9 @@ def _flask_settings(config: Config) -> dict:
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs/",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "OPENAPI_SWAGGER_UI_URL": docs.ASSETS_URL,
+        # no call to the public validator from the docs page (Swagger UI's default would add one)
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": (

@@ -1,39 +1,23 @@
-"""Flask CLI commands (``flask --app wsgi <command>``): seed, seed-demo, createsuperuser."""
+"""The ``mutiroes`` console script: the Flask CLI of ``create_app``, from any directory.
+
+``mutiroes db upgrade``, ``mutiroes seed``, ``mutiroes jobs ...``, ``mutiroes run`` are ``flask --app mutiroes ...``
+without having to name the app. The configuration comes from ``MUTIROES_*`` variables only: no ``.env`` file is
+read (the compose file's ``.env`` is docker-compose's, not the app's).
+"""
 
 from __future__ import annotations
 
-import click
-import sqlalchemy as sa
-from flask import Flask
+from flask.cli import FlaskGroup
 
-from mutiroes import seed
-from mutiroes.models import db
-from mutiroes.users import service
-from mutiroes.users.models import User
+from mutiroes import create_app
+
+cli = FlaskGroup(
+    name="mutiroes",
+    help="Mutirões: the commands of the API (database migrations, seeds, jobs, a development server).",
+    create_app=create_app,
+    load_dotenv=False,
+)
 
 
-def init_app(app: Flask) -> None:
-    @app.cli.command("seed")
-    def seed_command():
-        """Create the event categories (idempotent)."""
-        added = seed.seed_categories()
-        click.echo(f"categories added: {added}")
-
-    @app.cli.command("seed-demo")
-    def seed_demo_command():
-        """Create the demo data set (idempotent)."""
-        for login, password in seed.seed_demo():
-            click.echo(f"demo login: {login} / {password}")
-
-    @app.cli.command("createsuperuser")
-    @click.option("--username", required=True)
-    @click.option("--email", required=True)
-    @click.password_option()
-    def create_superuser(username, email, password):
-        """Create a staff account (or make an existing one staff)."""
-        user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == username.lower()))
-        if user is None:
-            user = service.create(username=username, email=email, password=password)
-        user.is_staff = True
-        db.session.commit()
-        click.echo(f"staff user: {user.username}")
+def main() -> None:
+    cli.main(prog_name="mutiroes")
