@@ -153,7 +153,9 @@ def gunicorn_logconfig(config: Config) -> dict:
         "root": {"level": config.log_level, "handlers": ["mutiroes"]},
         "loggers": {
             "gunicorn.error": {"level": config.log_level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+            # the app writes each request's line itself; with a logconfig_dict gunicorn logs access at INFO even
+            # without an accesslog, so only a higher level keeps its duplicate out
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
         },
         "handlers": {"mutiroes": {"()": handler, "log_format": config.log_format, "replica": config.replica_id}},
         "formatters": {},
