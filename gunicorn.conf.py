@@ -32,7 +32,7 @@ from prometheus_client import multiprocess
 
 from mutiroes.config import Config
 from mutiroes.models import db
-from mutiroes.platform import discovery
+from mutiroes.platform import discovery, logs
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
 
@@ -61,9 +61,11 @@ backlog = 2048
 proc_name = f"{settings.service_name}-{settings.bind_port}"
 # gunicorn >= 24's control socket lives at one path per user; replicas on one host would fight over it
 control_socket_disable = True
-accesslog = None  # nginx keeps the access log
+accesslog = None  # the app writes one access line per request itself (route, user, request id); nginx keeps its own
 errorlog = "-"
 loglevel = settings.log_level.lower()
+# gunicorn's own lines (workers booting, timeouts) in the app's format, on the same stream
+logconfig_dict = logs.gunicorn_logconfig(settings)
 
 _registration = None
 

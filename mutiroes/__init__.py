@@ -20,7 +20,7 @@ from mutiroes.models import db
 from mutiroes.platform import database, logs, metrics
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
-from mutiroes.web import auth, cache, dashboard, docs, media, retry
+from mutiroes.web import auth, cache, dashboard, docs, media, request_id, retry
 from mutiroes.web.api import Api
 from mutiroes.web.routes import BLUEPRINTS
 from mutiroes.web.routing import IdConverter, id_param_schema
@@ -48,6 +48,7 @@ def create_app(config: Config | None = None) -> Flask:
     sqlfunctions.init_app(app)  # SQLite twins of the SQL functions the event queries call
 
     # What runs around every request and every unit of work, in one place:
+    request_id.init_app(app)  # first in, last out: an id for every log line and the answer; one access line
     metrics.init_app(app, collectors=[JobsCollector(app)])  # counts and times every answer; serves /metrics
     auth.init_app(app)  # a token counts only while its login session is live
     database.init_app(app)  # connections through the database breaker; notes when a unit of work wrote
@@ -58,7 +59,7 @@ def create_app(config: Config | None = None) -> Flask:
         resources={r"/api/*": {"origins": list(config.cors_origins)}},
         supports_credentials=False,
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Retry-After"],
+        expose_headers=["Retry-After", request_id.HEADER],
         max_age=600,
     )
 

@@ -269,6 +269,16 @@ class Config:
         2, description="connections beyond the pool per process; `gunicorn.conf.py` defaults it to 1"
     )
     log_level: str = setting("INFO", description="Python log level, in any case", normalize=str.upper)
+    # machines read the JSON lines of a deployment; a person reads `make run` in a terminal
+    log_format: str = setting(
+        choices=("json", "console"),
+        description="`json` (one JSON object per line) or `console` (short lines for a terminal)",
+        derive=lambda values: "console" if values["embedded"] else "json",
+        documented_default="`console` in the embedded mode, `json` otherwise",
+    )
+    replica_id: str | None = setting(
+        None, description="this process's name in log lines and `/health/`", documented_default="`hostname:pid`"
+    )
     db_connect_timeout: int = setting(2, minimum=1, description="seconds to wait for a PostgreSQL connection")
     breaker_fail_max: int = setting(
         5, minimum=1, description="consecutive failures that open a dependency's circuit breaker"

@@ -6,6 +6,7 @@ No Redis, Consul or nginx is needed; jobs run in this process after their transa
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from flask_migrate import upgrade
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     for login, password in logins:
         print(f"demo login: {login} / {password}", flush=True)
     print(f"database: {config.database_url}\n", flush=True)
+    # the app writes one line per request itself (with its request id); the development server's would repeat it
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 
 

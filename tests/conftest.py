@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
+import logging
 import os
 import secrets
 
@@ -13,6 +16,7 @@ from flask_migrate import upgrade
 from mutiroes import create_app
 from mutiroes.config import Config
 from mutiroes.models import db
+from mutiroes.platform import logs
 from mutiroes.users import service as users
 from tests.services import Gunicorn, Postgres, Redis
 
@@ -142,6 +146,24 @@ def auth_headers(make_user, login):
     """A fresh user and the Authorization header of a live login."""
     user = make_user()
     return bearer(login(user))
+
+
+@pytest.fixture
+def log_lines():
+    """What this process logs during the test, read back as the JSON lines a replica or a worker writes.
+
+    The tests' settings log WARNING and up; our own loggers (``mutiroes.*``) log INFO here, so the access lines and
+    the job lines are in.
+    """
+    stream = io.StringIO()
+    capture = logs.handler("json", stream=stream)
+    root, ours = logging.getLogger(), logging.getLogger("mutiroes")
+    level = ours.level
+    root.addHandler(capture)
+    ours.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    ours.setLevel(level)
+    root.removeHandler(capture)
 
 
 def pytest_configure(config):

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     worker = build_worker(app, [q.strip() for q in args.queues.split(",") if q.strip()], name=args.name)
     log.info("worker %s on %s", worker.name, ", ".join(worker.queue_names()))
+    # create_app put the process's log handler on the root logger: RQ then installs no handler of its own (its
+    # format arguments go unused) and only sets the level of its loggers, so its lines come out like ours
     worker.work(burst=args.burst, with_scheduler=True, logging_level=app.config["MUTIROES"].log_level)
     return 0
 

@@ -29,7 +29,6 @@ class BadgeType(enum.StrEnum):
     CATEGORY = "category"
 
 
-
 class EventReport(TimestampMixin, db.Model):
     """What an event achieved, filed once by its organizer after it started; numbers are never negative."""
 

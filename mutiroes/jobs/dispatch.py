@@ -9,8 +9,6 @@ request never waits on SMTP.
 
 from __future__ import annotations
 
-import logging
-import threading
 import uuid
 
 import sqlalchemy as sa
@@ -18,43 +16,33 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from mutiroes.jobs import outbox, registry
+from mutiroes.jobs import outbox, registry, runner
 from mutiroes.models import db
-
-log = logging.getLogger(__name__)
+from mutiroes.platform import logs
 
 PENDING_KEY = "mutiroes_pending_jobs"
 
 
 def request(name: str, **kwargs) -> None:
-    """Ask for ``name(**kwargs)`` to run once the current transaction commits (dropped if it rolls back)."""
+    """Ask for ``name(**kwargs)`` to run once the current transaction commits (dropped if it rolls back).
+
+    The job keeps the current request id (the request's, or the one of the request behind the running job).
+    """
     if name not in registry.REGISTRY:
         raise KeyError(f"unknown job {name!r}")
     # begin the transaction now if nothing has yet: a rollback of a transaction that never began fires no event,
     # and the request would outlive it
     db.session.connection()
+    request_id = logs.current_request_id()
     row = None
     if _uses_outbox(current_app):
-        row = outbox.OutboxJob(id=str(uuid.uuid4()), name=name, kwargs=kwargs)
+        row = outbox.OutboxJob(id=str(uuid.uuid4()), name=name, kwargs=kwargs, request_id=request_id)
         db.session.add(row)
-    db.session.info.setdefault(PENDING_KEY, []).append((row, name, kwargs))
+    db.session.info.setdefault(PENDING_KEY, []).append((row, name, kwargs, request_id))
 
 
 def _uses_outbox(app: Flask) -> bool:
     return app.config["MUTIROES"].redis_url is not None
-
-
-def _run_in_thread(app: Flask, name: str, kwargs: dict) -> None:
-    def target():
-        with app.app_context():
-            try:
-                registry.run_now(name, **kwargs)
-            except Exception:
-                log.exception("job %s%r failed", name, kwargs)
-            finally:
-                db.session.remove()
-
-    threading.Thread(target=target, name=f"job-{name}", daemon=True).start()
 
 
 def _dispatch_after_commit(session: Session) -> None:
@@ -64,11 +52,15 @@ def _dispatch_after_commit(session: Session) -> None:
     flask_app = current_app._get_current_object()
     if _uses_outbox(flask_app):
         # only rows this commit made durable (a row expunged by a rollback is no longer persistent)
-        committed = [(row.id, name, kwargs) for row, name, kwargs in pending if sa.inspect(row).persistent]
+        committed = [
+            (row.id, name, kwargs, request_id)
+            for row, name, kwargs, request_id in pending
+            if sa.inspect(row).persistent
+        ]
         outbox.push_after_commit(flask_app, committed)
         return
-    for _row, name, kwargs in pending:
-        _run_in_thread(flask_app, name, kwargs)
+    for _row, name, kwargs, request_id in pending:
+        runner.start_thread(flask_app, name, kwargs, request_id)
 
 
 def _drop_after_rollback(session: Session, _previous_transaction) -> None:

@@ -49,6 +49,9 @@ class OutboxJob(db.Model):
     enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     push_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # the request that caused the job (its X-Request-Id), so the job's log lines can be read with the request's;
+    # null for jobs no request caused (periodic jobs, the CLI)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
 
     __table_args__ = (
         # the relay only ever looks for rows not yet pushed, oldest first
@@ -63,9 +66,16 @@ class OutboxJob(db.Model):
 
 # the function RQ calls for every job (stable: jobs already queued by an older release still find it)
 EXECUTE = "mutiroes.jobs.execute"
+# the RQ job's meta key that carries the request id to the worker (meta, not kwargs: job functions take ids only)
+REQUEST_ID_META = "request_id"
 
 
-def _queue_and_options(app: Flask, name: str, kwargs: dict):
+def request_id_of(job: Job) -> str | None:
+    """The id of the request that caused an RQ job, ``None`` for a job no request caused (periodic ones)."""
+    return job.meta.get(REQUEST_ID_META)
+
+
+def _queue_and_options(app: Flask, name: str, kwargs: dict, request_id: str | None):
     options = registry.options_for(name)
     settings = app.config["MUTIROES"]
     intervals = list(settings.job_retry_intervals)
@@ -80,6 +90,7 @@ def _queue_and_options(app: Flask, name: str, kwargs: dict):
         "failure_ttl": FAILURE_TTL_SECONDS,
         "description": registry.describe(name, kwargs),
         "retry": retry,
+        "meta": {REQUEST_ID_META: request_id} if request_id else None,
     }
     return queue, call
 
@@ -91,22 +102,25 @@ def _redis(app: Flask) -> redis_lib.Redis:
     return client
 
 
-def push(app: Flask, job_id: str, name: str, kwargs: dict, *, skip_known: bool = False) -> bool:
+def push(
+    app: Flask, job_id: str, name: str, kwargs: dict, *, request_id: str | None = None, skip_known: bool = False
+) -> bool:
     """Put one outbox row on its RQ queue under its own id; ``False`` when RQ already had it (relay only)."""
-    queue, call = _queue_and_options(app, name, kwargs)
+    queue, call = _queue_and_options(app, name, kwargs, request_id)
     if skip_known and Job.exists(job_id, connection=queue.connection):
         return False
     queue.enqueue_call(EXECUTE, job_id=job_id, **call)
     return True
 
 
-def push_after_commit(app: Flask, rows: list[tuple[str, str, dict]]) -> None:
-    """Push the rows just committed and mark them; on a Redis failure leave them for the relay."""
+def push_after_commit(app: Flask, rows: list[tuple[str, str, dict, str | None]]) -> None:
+    """Push the rows just committed, ``(id, name, kwargs, request id)``, and mark them; on a Redis failure leave
+    them for the relay."""
     pushed = []
     try:
-        for job_id, name, kwargs in rows:
+        for job_id, name, kwargs, request_id in rows:
             try:
-                push(app, job_id, name, kwargs)
+                push(app, job_id, name, kwargs, request_id=request_id)
             except REDIS_ERRORS as exc:
                 log.warning("Redis unreachable, job %s %s stays in the outbox for the relay: %s", name, job_id, exc)
                 break
@@ -149,7 +163,7 @@ def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None
                 now = utcnow()
                 for row in rows:
                     try:
-                        push(app, row.id, row.name, row.kwargs, skip_known=True)
+                        push(app, row.id, row.name, row.kwargs, request_id=row.request_id, skip_known=True)
                     except REDIS_ERRORS as exc:
                         # keep what was pushed; the rest waits for the next round
                         row.push_attempts += 1

@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 
 from mutiroes.jobs import registry, runner
-from mutiroes.jobs.outbox import RelayThread
+from mutiroes.jobs.outbox import RelayThread, request_id_of
+from mutiroes.platform import logs
 from mutiroes.platform.redis import worker_connection
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ class MutiroesWorker(SimpleWorker):
         self.relay: RelayThread | None = None
         self._scheduler_checked = 0.0
         self._scheduler_burst = True
+
+    def execute_job(self, job, queue):
+        # RQ's own lines about the job (its traceback when it fails, "Job OK") carry the request id like the job's
+        with logs.request_id_bound(request_id_of(job)):
+            super().execute_job(job, queue)
 
     def dequeue_job_and_maintain_ttl(self, timeout, *args, **kwargs):
         if timeout is not None:

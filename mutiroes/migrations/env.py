@@ -1,5 +1,4 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -28,9 +27,8 @@ NOT_IN_THE_MODELS = {
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is the application's (create_app configured it, in its format and level): migrations always run inside
+# it, and a logging section of alembic.ini would replace the process's handler for the rest of its life.
 logger = logging.getLogger("alembic.env")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 
@@ -11,7 +10,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from mutiroes.models import db
-from mutiroes.platform import discovery
+from mutiroes.platform import discovery, logs
 from mutiroes.platform.breakers import breakers
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
@@ -21,10 +20,6 @@ from mutiroes.version import __version__
 REDIS_READINESS_TTL_SECONDS = 1.5
 _redis_ping_lock = threading.Lock()
 _REDIS_PING_KEY = "mutiroes_readiness_redis"  # app.extensions: (monotonic time of the last ping, its result)
-
-
-def replica_id() -> str:
-    return current_app.config.get("MUTIROES_REPLICA_ID") or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def is_draining() -> bool:
@@ -120,6 +115,6 @@ def health() -> tuple[dict, bool]:
         "status": "healthy" if healthy else "unhealthy",
         "checks": checks,
         "version": __version__,
-        "replica": replica_id(),
+        "replica": logs.replica_id(current_app.config["MUTIROES"].replica_id),
     }
     return answer, healthy

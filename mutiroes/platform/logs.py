@@ -1,11 +1,162 @@
-"""Logging of every process (API replicas, workers, scheduler)."""
+"""Logging of every process (API replicas, workers, scheduler): one line per event, JSON or console.
+
+``MUTIROES_LOG_FORMAT=json`` (the default outside the embedded mode) writes one JSON object per line with
+``timestamp``, ``level``, ``logger``, ``message``, ``request_id`` and ``replica``, then whatever the call site adds
+(the access line's ``method``, ``route``, ``status``, ``duration_ms``, ``user_id``; a job's ``job``, ``job_id``,
+``duration_ms``). ``console`` writes the same events as short lines for a person at a terminal (``make run``).
+
+The request id lives in a context variable: the web layer sets it for the length of a request, the job runner for
+the length of a job (from the id stored with the job), so every line logged meanwhile carries it, whichever module
+logs it. Outside both (start-up, the outbox relay, periodic jobs) it is null.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import datetime as dt
 import logging
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter as BaseJsonFormatter
 
 from mutiroes.config import Config
 
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("mutiroes_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request (or of the request behind the job) this code runs for; ``None`` outside one."""
+    return _request_id.get()
+
+
+def set_request_id(value: str | None) -> contextvars.Token:
+    """Make ``value`` the current request id until :func:`reset_request_id` is given the returned token."""
+    return _request_id.set(value)
+
+
+def reset_request_id(token: contextvars.Token) -> None:
+    _request_id.reset(token)
+
+
+@contextlib.contextmanager
+def request_id_bound(value: str | None) -> Iterator[None]:
+    """The current request id is ``value`` inside the block (a job runs for the request that caused it)."""
+    token = _request_id.set(value)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def replica_id(configured: str | None = None) -> str:
+    """This process's name in logs and ``/health/``: ``MUTIROES_REPLICA_ID`` when set, else ``hostname:pid``.
+
+    Read at each call rather than once: gunicorn builds the app in its master and forks the workers afterwards.
+    """
+    return configured or f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id`` and ``replica`` to every record of the handler it is on, so any formatter can show them."""
+
+    def __init__(self, replica: str | None = None) -> None:
+        super().__init__()
+        self.replica = replica
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        record.replica = replica_id(self.replica)
+        return True
+
+
+class JsonFormatter(BaseJsonFormatter):
+    """One JSON object per line: timestamp (UTC, ISO 8601), level, logger, message, request_id, replica, extras."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(replica)s",
+            rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
+        )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``21:47:03 INFO mutiroes.access: POST /api/users/register/ 201 [request id]``: for reading, not for parsing."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{line} [{request_id}]" if request_id else line
+
+
+class StderrHandler(logging.StreamHandler):
+    """The process's handler on the root logger, the one :func:`configure` replaces (it leaves any other be).
+
+    It writes to ``sys.stderr`` as it is at each record: a test runner swaps and closes sys.stderr, and a handler
+    holding the old one would write to a closed file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def handler(log_format: str = "json", replica: str | None = None, stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing ``log_format`` lines (``json`` or ``console``) with the request id and the replica, to
+    ``stream``, or to stderr as the process's handler."""
+    made = StderrHandler() if stream is None else logging.StreamHandler(stream)
+    made.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
+    made.addFilter(ContextFilter(replica))
+    return made
+
 
 def configure(config: Config) -> None:
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Every logger of the process (ours, Flask's, RQ's, rq-scheduler's, Alembic's) writes through one handler on
+    the root logger, to stderr.
+
+    RQ and rq-scheduler add handlers of their own only when none is there, so theirs are never installed and their
+    lines come out in the same format. Called again (each ``create_app``), it replaces that handler.
+    """
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(previous)
+        previous.close()
+    root.addHandler(handler(config.log_format, config.replica_id))
+    root.setLevel(config.log_level)
+
+
+def gunicorn_logconfig(config: Config) -> dict:
+    """gunicorn's ``logconfig_dict``: its own lines (workers booting, timeouts) go through the app's handler.
+
+    gunicorn lays this over its defaults one key deep, so the root logger, the handlers and the formatters are all
+    given here: otherwise its default console handler would stay on the root and print every line twice.
+    ``configure`` (``create_app``, run in the master since the app is preloaded) then replaces the root's handler
+    with an equal one, and a reload (SIGHUP) that applies this again leaves the same single handler.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": config.log_level, "handlers": ["mutiroes"]},
+        "loggers": {
+            "gunicorn.error": {"level": config.log_level, "handlers": [], "propagate": True},
+            # the app writes each request's line itself; with a logconfig_dict gunicorn logs access at INFO even
+            # without an accesslog, so only a higher level keeps its duplicate out
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+        },
+        "handlers": {"mutiroes": {"()": handler, "log_format": config.log_format, "replica": config.replica_id}},
+        "formatters": {},
+    }

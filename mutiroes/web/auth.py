@@ -9,7 +9,14 @@ from __future__ import annotations
 import functools
 
 from flask import Flask, g
-from flask_jwt_extended import JWTManager, current_user, get_jwt, jwt_required, verify_jwt_in_request
+from flask_jwt_extended import (
+    JWTManager,
+    current_user,
+    get_jwt,
+    get_jwt_identity,
+    jwt_required,
+    verify_jwt_in_request,
+)
 from flask_smorest import Blueprint
 
 from mutiroes.errors import Forbidden, Unauthorized
@@ -21,7 +28,7 @@ from mutiroes.web.errors import render_api_error
 TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code, not a secret
 BEARER_SECURITY = [{"bearerAuth": []}]
 
-__all__ = ["auth_required", "optional_auth", "current_user", "get_jwt", "staff_required", "init_app"]
+__all__ = ["auth_required", "caller_id", "optional_auth", "current_user", "get_jwt", "staff_required", "init_app"]
 
 jwt = JWTManager()
 
@@ -114,3 +121,13 @@ def staff_required(fn):
 def caller():
     """The authenticated user, or ``None`` for an anonymous request (inside an optional_auth route)."""
     return current_user if get_jwt() else None
+
+
+def caller_id() -> int | None:
+    """The id of the caller whose token this request verified, else ``None`` (anonymous, or a route that checked no
+    token); it never verifies a token itself, so the access log costs no session lookup."""
+    try:
+        identity = get_jwt_identity()
+    except RuntimeError:  # nothing in this request verified a token
+        return None
+    return int(identity) if identity is not None else None

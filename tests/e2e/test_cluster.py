@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -77,6 +78,79 @@ def test_every_replica_is_registered_passing_and_exactly_routed(cluster):
         status, _, _ = request(nginx_port(cluster), "GET", CATEGORIES, source_ip="127.0.0.10")
         assert status == 200
     assert set(upstreams_in_access_log(cluster, mark)) == expected
+
+
+def json_lines(cluster, pattern: str, request_id: str) -> list[dict]:
+    """The JSON lines of the cluster's program logs matching ``pattern`` (api-*.log...) that carry ``request_id``."""
+    found = []
+    for path in sorted((cluster.dir / "logs").glob(pattern)):
+        for raw in path.read_text(errors="replace").splitlines():
+            if raw.startswith("{") and request_id in raw:
+                line = json.loads(raw)
+                if line.get("request_id") == request_id:
+                    found.append(line)
+    return found
+
+
+def nginx_lines(cluster, request_id: str) -> list[dict]:
+    with open(cluster.access_log, "rb") as handle:
+        lines = handle.read().decode(errors="replace").splitlines()
+    return [line for line in map(json.loads, filter(None, lines)) if line["request_id"] == request_id]
+
+
+def test_a_request_id_goes_through_nginx_to_the_answer_the_replicas_log_and_the_welcome_emails_job(cluster):
+    port, ip = nginx_port(cluster), "127.0.0.19"
+    status, headers, _ = request(
+        port,
+        "POST",
+        "/api/users/register/",
+        body={
+            "username": "rastreada",
+            "email": "rastreada@example.org",
+            "password": "caminhada-verde-42",
+            "password_confirm": "caminhada-verde-42",
+        },
+        headers={"X-Request-Id": "abc123"},
+        source_ip=ip,
+    )
+    assert status == 201
+    assert headers["x-request-id"] == "abc123"
+
+    access = wait_for(
+        lambda: [x for x in json_lines(cluster, "api-*.log", "abc123") if x["logger"] == "mutiroes.access"], 10
+    )
+    assert access, "no access line with request_id abc123 in the replicas' logs"
+    [line] = access
+    assert (line["method"], line["route"], line["status"]) == ("POST", "/api/users/register/", 201)
+    assert line["duration_ms"] > 0 and line["replica"]
+    done = wait_for(
+        lambda: [
+            x
+            for x in json_lines(cluster, "worker-*.log", "abc123")
+            if x.get("job") == "send_welcome_email" and x["message"].startswith("job send_welcome_email done in ")
+        ],
+        timeout=30,
+    )
+    assert done, "no worker line of the welcome email's job done with request_id abc123"
+    assert done[0]["duration_ms"] > 0 and done[0]["job_id"]
+    assert wait_for(lambda: nginx_lines(cluster, "abc123"), timeout=5)
+
+    # no id, or one the replicas would not take: nginx's own, the same in nginx's line and in the answer
+    for sent in ({}, {"X-Request-Id": "não serve"}):
+        status, headers, _ = request(port, "GET", CATEGORIES, headers=sent, source_ip=ip)
+        assert status == 200
+        generated = headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", generated), generated
+        assert wait_for(lambda generated=generated: nginx_lines(cluster, generated), timeout=5)
+        assert wait_for(lambda generated=generated: json_lines(cluster, "api-*.log", generated), timeout=5)
+
+    # gunicorn's own lines are JSON lines of the same shape
+    booted = [
+        json.loads(raw)
+        for raw in (cluster.dir / "logs" / "api-1.log").read_text(errors="replace").splitlines()
+        if raw.startswith("{") and "Booting worker" in raw
+    ]
+    assert booted and booted[0]["logger"] == "gunicorn.error" and "request_id" in booted[0]
 
 
 def test_kill_9_of_a_replica_fails_no_get_and_leaves_the_upstream_within_15s(cluster):

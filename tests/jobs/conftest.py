@@ -133,7 +133,7 @@ def rq_connection(jobs_app):
     connection.close()
 
 
-def register(client, username: str, **extra):
+def register(client, username: str, *, headers: dict | None = None, **extra):
     response = client.post(
         "/api/users/register/",
         json={
@@ -143,6 +143,7 @@ def register(client, username: str, **extra):
             "password_confirm": "rio-limpo-2026",
             **extra,
         },
+        headers=headers,
     )
     return response
 
