@@ -5,7 +5,12 @@ with its default, its bounds and its one-line description (the table of docs/con
 the field. A variable that is unset or blank means "use the default".
 
 The embedded mode (``MUTIROES_DATABASE_URL`` unset) needs nothing at all: a SQLite file and a JWT signing key are
-created under the instance folder. Every other mode must be given its secrets; a missing one stops the start-up.
+created under the instance folder. Every other mode must be given its secrets; a missing one stops the start-up, and
+so does a value still holding the placeholder of ``.env.example`` (``replace-me``).
+
+Any setting can instead come from a file: ``MUTIROES_<FIELD>_FILE`` names it (Docker and Swarm secrets mount them at
+``/run/secrets/``); its content, without the trailing newline, is the value. The variable itself wins when both are
+set.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "MUTIROES_"
+FILE_SUFFIX = "_FILE"
 MIN_SECRET_LENGTH = 32
+# the example values of .env.example start with this: a deployment that kept one has not set its secrets
+PLACEHOLDER = "replace-me"
 
 
 class ConfigError(RuntimeError):
@@ -72,6 +80,28 @@ def _env(name: str, environ: dict[str, str]) -> str | None:
     if value is None or value.strip() == "":
         return None
     return value.strip()
+
+
+def _with_files(environ: dict[str, str], names: set[str]) -> dict[str, str]:
+    """``environ`` with ``<NAME>_FILE`` read into ``<NAME>``, for each setting's variable in ``names`` that is not
+    set itself (``MUTIROES_DRAIN_FILE`` is a setting of its own, not the file of a ``MUTIROES_DRAIN``)."""
+    resolved = dict(environ)
+    for name in names:
+        key = name + FILE_SUFFIX
+        path = environ.get(key, "")
+        if not path.strip() or _env(name, environ) is not None:
+            continue
+        try:
+            resolved[name] = Path(path.strip()).read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{key} names {path!r}, which cannot be read: {exc.strerror}") from exc
+    return resolved
+
+
+def _not_a_placeholder(spec: Field, name: str, value: Any) -> None:
+    """Secrets, and URLs that carry a password, must not keep the example's placeholder."""
+    if isinstance(value, str) and PLACEHOLDER in value and (spec.metadata["secret"] or name.endswith("_URL")):
+        raise ConfigError(f"{name} still holds the placeholder of .env.example ({PLACEHOLDER}...): set a real value")
 
 
 def _string(name: str, raw: str) -> str:
@@ -142,6 +172,7 @@ def _read(spec: Field, kind: Any, environ: dict[str, str], values: dict[str, Any
             raise ConfigError(f"{name} must be {_one_of(meta['choices'])}")
     if meta["check"]:
         meta["check"](name, value)
+    _not_a_placeholder(spec, name, value)
     return value
 
 
@@ -336,7 +367,8 @@ class Config:
 
         An ``instance_path`` override is where the derived defaults go; the other overrides replace the values read.
         """
-        environ = dict(os.environ if environ is None else environ)
+        names = {variable(spec) for spec in fields(cls)} - {None}
+        environ = _with_files(dict(os.environ if environ is None else environ), names)
         values: dict[str, Any] = {"embedded": _env(f"{PREFIX}DATABASE_URL", environ) is None}
         instance_path = overrides.pop("instance_path", None)
         if instance_path:

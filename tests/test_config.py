@@ -209,3 +209,47 @@ def test_bind_gives_host_and_port(tmp_path):
 
     assert (config.bind_host, config.bind_port) == ("::1", 8001)
     assert config.tz.key == "America/Sao_Paulo"
+
+
+def test_any_setting_can_come_from_a_file_as_docker_secrets_give_them(tmp_path):
+    key_file, url_file = tmp_path / "secret_key", tmp_path / "database_url"
+    key_file.write_text("f" * 48 + "\n")
+    url_file.write_text("postgresql+psycopg2://app:s3cr%40t@db:5432/mutiroes\n")
+    environ = {"MUTIROES_SECRET_KEY_FILE": str(key_file), "MUTIROES_DATABASE_URL_FILE": str(url_file)}
+
+    config = Config.from_env(environ, instance_path=str(tmp_path))
+
+    assert config.secret_key == "f" * 48
+    assert config.database_url == "postgresql+psycopg2://app:s3cr%40t@db:5432/mutiroes"
+    assert config.embedded is False
+    # the variable itself wins over its file
+    config = Config.from_env({**environ, "MUTIROES_SECRET_KEY": "v" * 40}, instance_path=str(tmp_path))
+    assert config.secret_key == "v" * 40
+
+
+def test_a_secret_file_that_cannot_be_read_stops_the_start_up(tmp_path):
+    with pytest.raises(ConfigError, match="MUTIROES_SECRET_KEY_FILE names .* cannot be read"):
+        Config.from_env(
+            {"MUTIROES_DATABASE_URL": SERVER["MUTIROES_DATABASE_URL"], "MUTIROES_SECRET_KEY_FILE": str(tmp_path / "x")},
+            instance_path=str(tmp_path),
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MUTIROES_SECRET_KEY", "replace-me-with-48-random-url-safe-characters-xxxxxxxx"),
+        ("MUTIROES_DATABASE_URL", "postgresql+psycopg2://mutiroes:replace-me-too@postgres:5432/mutiroes"),
+        ("MUTIROES_SMTP_PASSWORD", "replace-me"),
+    ],
+)
+def test_the_placeholder_of_env_example_is_refused_at_start_up(name, value, tmp_path):
+    with pytest.raises(ConfigError, match=f"{name} still holds the placeholder of .env.example"):
+        Config.from_env({**SERVER, name: value}, instance_path=str(tmp_path))
+
+
+def test_the_placeholders_of_env_example_are_the_ones_refused():
+    example = (ROOT / ".env.example").read_text()
+    values = dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
+    for name in ("MUTIROES_SECRET_KEY", "POSTGRES_PASSWORD"):
+        assert values[name].startswith("replace-me"), name
