@@ -6,27 +6,25 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export FLASK_APP := wsgi
 
-# Operations target the local cluster (no Docker) unless DEPLOY=compose: `make scale-backends N=5 DEPLOY=compose`.
+# Operations target the local cluster (no Docker) unless DEPLOY=compose or DEPLOY=swarm.
 DEPLOY ?= cluster
 N ?= 3
 FILE ?= backup.dump
 CLUSTER := $(PY) -m cluster
-COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose) \
-	-f docker-compose.distributed.yml
 
-.PHONY: help venv lock run test lint format tools migrate seed createsuperuser clean \
-	cluster cluster-status cluster-down cluster-purge quickstart build up down populate scale-backends scale-workers \
-	restart-backends backup-db restore-db status health logs info bench
+.PHONY: help venv lock run test lint format tools docker clean bench cluster cluster-status cluster-down cluster-purge \
+	quickstart build up down status health logs info mail scale-backends scale-workers restart-backends migrate \
+	populate createsuperuser backup-db restore-db
 
 help:
 	@echo "make run      start the API on http://127.0.0.1:5000 (embedded SQLite mode, nothing else needed)"
 	@echo "make test     install what the tests need, start private PostgreSQL and Redis, run ruff and pytest"
 	@echo "make lock     refresh requirements.lock and requirements-dev.lock from setup.cfg (pip-tools, with hashes)"
 	@echo "make lint     ruff (lint + format), the architecture contract (lint-imports) and the import-cycle report"
-	@echo "make migrate  apply the database migrations (MUTIROES_DATABASE_URL, or the embedded SQLite file)"
-	@echo "make cluster  the distributed topology as local processes: nginx on http://127.0.0.1:8080, Consul UI on"
-	@echo "              http://127.0.0.1:8500/ui/ (cluster-status, cluster-down, scale-backends N=, restart-backends...)"
-	@echo "make up DEPLOY=compose   the same topology with docker-compose.distributed.yml (see README)"
+	@echo "make quickstart [DEPLOY=cluster|compose|swarm]  the distributed topology, demo data and its URLs:"
+	@echo "              cluster = local processes (nginx :8080, Consul UI :8500), compose/swarm = containers"
+	@echo "make up|down|status|health|logs|info|mail|scale-backends N=|scale-workers N=|restart-backends|migrate|"
+	@echo "     populate|backup-db FILE=|restore-db FILE=|createsuperuser USERNAME= EMAIL=   [DEPLOY=...]"
 
 # The venv holds exactly the dev lock (runtime + test toolchain + the build backend), then the project itself, built
 # by the locked setuptools (no build isolation: nothing unpinned is fetched).
@@ -66,132 +64,54 @@ format: venv
 tools:
 	bash scripts/install-tools.sh
 
-test: venv tools lint
+test: venv tools docker lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-migrate: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) run --rm migrate
-else
-	$(VENV)/bin/flask db upgrade
-endif
+# --- one set of verbs for every way to run the topology -------------------------------------------------------
+# DEPLOY=cluster (default: local processes, no Docker), compose (docker-compose.distributed.yml) or swarm (the same
+# file as a Docker Swarm stack). `make up DEPLOY=compose`, `make scale-backends N=5 DEPLOY=swarm`, ...
+OPS = $(if $(filter cluster,$(DEPLOY)),$(CLUSTER),bash scripts/stack.sh $(DEPLOY))
+OPS_NEEDS = venv $(if $(filter cluster,$(DEPLOY)),tools,docker)
 
-seed: venv
-	$(VENV)/bin/flask seed
-	$(VENV)/bin/flask seed-demo
+docker:
+	bash scripts/install-docker.sh
 
-createsuperuser: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) run --rm backend flask --app wsgi createsuperuser --username "$(USERNAME)" --email "$(EMAIL)"
-else
-	$(VENV)/bin/flask createsuperuser --username "$(USERNAME)" --email "$(EMAIL)"
-endif
+build: docker
+	bash scripts/stack.sh $(if $(filter cluster,$(DEPLOY)),compose,$(DEPLOY)) build
 
-# --- local cluster (no Docker): everything under .cluster/, supervised by supervisor ---------------------------
+up: $(OPS_NEEDS)
+	$(OPS) up
+
+down status health info mail restart-backends migrate populate: $(OPS_NEEDS)
+	$(OPS) $@
+
+logs: $(OPS_NEEDS)
+	$(OPS) logs $(SERVICE)
+
+scale-backends scale-workers: $(OPS_NEEDS)
+	$(OPS) $@ $(N)
+
+backup-db restore-db: $(OPS_NEEDS)
+	$(OPS) $@ $(FILE)
+
+createsuperuser: $(OPS_NEEDS)
+	$(OPS) createsuperuser "$(USERNAME)" "$(EMAIL)"
+
+# the right first run for the mode: images (containers), everything up, the demo data, the URLs
+quickstart: $(if $(filter cluster,$(DEPLOY)),,build)
+	$(MAKE) up DEPLOY=$(DEPLOY)
+	$(MAKE) populate DEPLOY=$(DEPLOY)
+	$(MAKE) info DEPLOY=$(DEPLOY)
+
+# --- the local cluster's own names (kept: `make cluster` is what the README's first page shows) ------------------
 cluster: venv tools
 	$(CLUSTER) up
 
-cluster-status: venv
-	$(CLUSTER) status
-
-cluster-down: venv
-	$(CLUSTER) down
+cluster-status cluster-down: venv
+	$(CLUSTER) $(subst cluster-,,$@)
 
 cluster-purge: venv
 	$(CLUSTER) down --purge
-
-cluster-migrate cluster-populate cluster-createsuperuser: venv
-	@case "$@" in \
-	  cluster-migrate) $(CLUSTER) flask db upgrade ;; \
-	  cluster-populate) $(CLUSTER) flask seed && $(CLUSTER) flask seed-demo ;; \
-	  cluster-createsuperuser) $(CLUSTER) flask createsuperuser --username "$(USERNAME)" --email "$(EMAIL)" ;; \
-	esac
-
-# --- compose (docker-compose.distributed.yml) and shared operations ----------------------------------------------
-.env:
-	cp .env.example .env
-	@echo "created .env from .env.example: set real secrets before going anywhere near production"
-
-quickstart: .env build up migrate populate info
-
-build:
-	$(COMPOSE) build
-
-up: .env
-	$(COMPOSE) up -d
-
-down:
-	$(COMPOSE) down
-
-populate:
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) run --rm backend sh -c "flask --app wsgi seed && flask --app wsgi seed-demo"
-else
-	$(MAKE) cluster-populate
-endif
-
-scale-backends: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) up -d --no-recreate --scale backend=$(N) backend
-else
-	$(CLUSTER) scale-backends $(N)
-endif
-
-scale-workers: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) up -d --no-recreate --scale worker=$(N) worker
-else
-	$(CLUSTER) scale-workers $(N)
-endif
-
-restart-backends: venv
-ifeq ($(DEPLOY),compose)
-	COMPOSE="$(COMPOSE)" bash scripts/compose-rolling-restart.sh
-else
-	$(CLUSTER) restart-backends
-endif
-
-backup-db: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) exec -T postgres pg_dump -U mutiroes -Fc mutiroes > $(FILE)
-else
-	$(CLUSTER) backup-db $(FILE)
-endif
-
-restore-db: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) exec -T postgres pg_restore -U mutiroes --clean --if-exists -d mutiroes < $(FILE)
-else
-	$(CLUSTER) restore-db $(FILE)
-endif
-
-status: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) ps
-else
-	$(CLUSTER) status
-endif
-
-health: venv
-ifeq ($(DEPLOY),compose)
-	curl -fsS http://127.0.0.1:$${MUTIROES_HTTP_PORT:-8080}/health && curl -fsS http://127.0.0.1:$${MUTIROES_HTTP_PORT:-8080}/health/
-else
-	$(CLUSTER) health
-endif
-
-logs: venv
-ifeq ($(DEPLOY),compose)
-	$(COMPOSE) logs --tail=100 $(SERVICE)
-else
-	$(CLUSTER) logs $(SERVICE)
-endif
-
-info: venv
-ifeq ($(DEPLOY),compose)
-	@echo "API: http://127.0.0.1:$${MUTIROES_HTTP_PORT:-8080}/api/  Consul UI: http://127.0.0.1:8500/ui/  rq-dashboard: http://127.0.0.1:9181/"
-else
-	$(CLUSTER) info
-endif
 
 bench: venv tools
 	$(PY) bench/http_throughput.py

@@ -93,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
             return cluster.flask(*args.args, check=False).returncode
         elif args.command in ("backup-db", "restore-db"):
             state = cluster.load()
-            base = ["-h", "127.0.0.1", "-p", str(state.ports["postgres"]), "-U", "mutiroes"]
             if args.command == "backup-db":
+                base = ["-h", "127.0.0.1", "-p", str(state.ports["postgres"]), "-U", "mutiroes"]
                 command = [str(PG_BIN / "pg_dump"), *base, "-Fc", "-f", args.file, "mutiroes"]
-            else:
-                command = [str(PG_BIN / "pg_restore"), *base, "--clean", "--if-exists", "-d", "mutiroes", args.file]
-            return subprocess.run(command, check=False).returncode
+                return subprocess.run(command, check=False).returncode
+            # the same restore as the containers' (docker/pg-restore.sh says why it is not a plain pg_restore)
+            env = {**os.environ, "PG_BIN": str(PG_BIN), "PGHOST": "127.0.0.1", "PGPORT": str(state.ports["postgres"])}
+            return subprocess.run(["sh", str(ROOT / "docker" / "pg-restore.sh"), args.file], env=env).returncode
     except ClusterError as exc:
         print(f"cluster: {exc}", file=sys.stderr)
         return 1

@@ -187,6 +187,7 @@ def write_configs(layout: Layout, state: State) -> None:
     for name in ("nginx.conf", "security_headers.conf"):
         shutil.copyfile(ROOT / "nginx" / name, layout.nginx_prefix / name)
     (layout.nginx_prefix / "listen.conf").write_text(f"listen 127.0.0.1:{state.ports['nginx']};\n")
+    (layout.nginx_prefix / "unlimited.conf").write_text("127.0.0.1/32 0;\n")
     media_link = layout.nginx_prefix / "media"
     if not media_link.is_symlink():
         media_link.symlink_to(layout.media_root)

@@ -1,13 +1,17 @@
-"""The app's own CLI commands, registered by ``create_app``: seed, seed-demo, createsuperuser.
+"""The app's own CLI commands, registered by ``create_app``: seed, seed-demo, createsuperuser, wait-for-database.
 
 Run them as ``mutiroes <command>`` (``mutiroes.cli``) or ``flask --app mutiroes <command>``.
 """
 
 from __future__ import annotations
 
+import time
+
 import click
 import sqlalchemy as sa
-from flask import Flask
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app
 
 from mutiroes import seed
 from mutiroes.models import db
@@ -40,3 +44,24 @@ def init_app(app: Flask) -> None:
         user.is_staff = True
         db.session.commit()
         click.echo(f"staff user: {user.username}")
+
+    @app.cli.command("wait-for-database")
+    @click.option("--migrated", is_flag=True, help="also wait until the schema is at the migrations' head")
+    @click.option("--timeout", default=300, show_default=True, help="seconds before giving up (exit status 1)")
+    def wait_for_database(migrated, timeout):
+        """Wait until the database answers (and, with --migrated, is at the head of the migrations)."""
+        heads = set(ScriptDirectory(current_app.extensions["migrate"].directory).get_heads())
+        deadline = time.monotonic() + timeout
+        reason = "not tried yet"
+        while time.monotonic() < deadline:
+            try:
+                with db.engine.connect() as connection:
+                    current = set(MigrationContext.configure(connection).get_current_heads())
+                if not migrated or current == heads:
+                    click.echo("database ready" + (f" at {', '.join(sorted(heads))}" if migrated else ""))
+                    return
+                reason = f"schema at {sorted(current) or 'nothing'}, migrations at {sorted(heads)}"
+            except Exception as exc:  # any failure to connect means "not yet"
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            time.sleep(1)
+        raise click.ClickException(f"database not ready after {timeout} s: {reason}")

@@ -1,1 +1,5 @@
-"""Process entry points: the RQ worker, the rq-scheduler and its declarative list of periodic jobs, the SMTP sink."""
+"""Entry points of the background processes: the RQ worker, the scheduler, the development SMTP sink, and the
+containers' healthchecks."""
+
+# schedulers register with rq-scheduler as <prefix><host>-<pid>, so a container's healthcheck finds its own
+SCHEDULER_NAME_PREFIX = "mutiroes-"

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 
 from mutiroes import create_app
 from mutiroes.jobs import schedule
 from mutiroes.jobs.outbox import RelayThread
 from mutiroes.platform.redis import worker_connection
+from workers import SCHEDULER_NAME_PREFIX
 
 log = logging.getLogger("workers.scheduler")
 
@@ -26,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = app.config["MUTIROES"]
     if settings.redis_url is None:
         raise SystemExit("MUTIROES_REDIS_URL is not set: the scheduler needs Redis")
-    scheduler = schedule.make_scheduler(worker_connection(settings.redis_url), settings)
+    name = f"{SCHEDULER_NAME_PREFIX}{socket.gethostname()}-{os.getpid()}"
+    scheduler = schedule.make_scheduler(worker_connection(settings.redis_url), settings, name=name)
     outcome = schedule.register_when_redis_answers(scheduler)
     log.info("schedule registered: %s", {k: v for k, v in outcome.items() if v})
     relay = RelayThread(app)

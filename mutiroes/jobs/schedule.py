@@ -98,8 +98,9 @@ class ZonedScheduler(Scheduler):
         return result
 
 
-def make_scheduler(connection: Redis, settings) -> ZonedScheduler:
+def make_scheduler(connection: Redis, settings, *, name: str | None = None) -> ZonedScheduler:
     return ZonedScheduler(
+        name=name,
         queue_name=registry.PERIODIC,
         connection=connection,
         interval=settings.scheduler_interval_seconds,

@@ -1,0 +1,146 @@
+"""Drive a container deployment of the topology through the operators' own script (scripts/stack.sh).
+
+A Stack is one compose project or one swarm stack with its own name, secrets folder and ports on 127.0.0.1, so the
+tests never touch an operator's stack. Everything reaches it through those published ports, `docker exec` into
+its containers, or the Docker CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cluster import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+STACK_SCRIPT = ROOT / "scripts" / "stack.sh"
+HEALTH_FORMAT = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
+
+
+@dataclass
+class Stack:
+    mode: str  # compose | swarm
+    name: str
+    secrets_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, mode: str, name: str, secrets_dir: Path, **extra_env: str) -> Stack:
+        ports = {"http": free_port(), "consul": free_port(), "prometheus": free_port()}
+        return cls(mode, name, secrets_dir, ports, dict(extra_env))
+
+    # -- the operators' verbs ----------------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MUTIROES_")}
+        env.update(
+            MUTIROES_STACK=self.name,
+            MUTIROES_SECRETS_DIR=str(self.secrets_dir),
+            MUTIROES_HTTP_PORT=str(self.ports["http"]),
+            MUTIROES_CONSUL_PORT=str(self.ports["consul"]),
+            MUTIROES_PROMETHEUS_PORT=str(self.ports["prometheus"]),
+            **self.extra_env,
+        )
+        return env
+
+    def run(self, verb: str, *args: str, timeout: float = 600, check: bool = True, **env: str) -> str:
+        result = subprocess.run(
+            ["bash", str(STACK_SCRIPT), self.mode, verb, *args],
+            cwd=ROOT,
+            env={**self.env(), **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"stack.sh {self.mode} {verb} {args}: {result.stdout}\n{result.stderr}")
+        return result.stdout + result.stderr
+
+    # -- what runs -----------------------------------------------------------------------------------------------
+    def containers(self, service: str, *, all_states: bool = False) -> list[str]:
+        label = (
+            [f"label=com.docker.compose.project={self.name}", f"label=com.docker.compose.service={service}"]
+            if self.mode == "compose"
+            else [f"label=com.docker.swarm.service.name={self.name}_{service}"]
+        )
+        command = ["docker", "ps", "-q", *(["-a"] if all_states else [])]
+        for value in label:
+            command += ["--filter", value]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+
+    def exec(self, service: str, *command: str, check: bool = True) -> str:
+        [container, *_rest] = self.containers(service)
+        result = subprocess.run(["docker", "exec", container, *command], capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{service}: {' '.join(command)}: {result.stdout}{result.stderr}")
+        return result.stdout
+
+    def health(self, container: str) -> str:
+        return subprocess.run(
+            ["docker", "inspect", "-f", HEALTH_FORMAT, container],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def address_of(self, container: str) -> str:
+        networks = json.loads(
+            subprocess.run(
+                ["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}", container],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        return networks[f"{self.name}_mutiroes"]["IPAddress"]
+
+    # -- discovery as seen from outside --------------------------------------------------------------------------
+    def consul(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['consul']}{path}", timeout=5) as response:
+            return json.loads(response.read())
+
+    def consul_passing(self) -> set[str]:
+        passing = set()
+        for entry in self.consul("/v1/health/service/mutiroes-api?passing=true"):
+            passing.add(f"{entry['Service']['Address']}:{entry['Service']['Port']}")
+        return passing
+
+    def upstream(self) -> set[str]:
+        text = self.exec("gateway", "cat", "/gateway/upstream.conf")
+        servers = set()
+        for line in text.splitlines():
+            parts = line.split()
+            if parts[:1] == ["server"] and "down;" not in parts:
+                servers.add(parts[1].rstrip(";"))
+        return servers
+
+    def backend_endpoints(self) -> set[str]:
+        return {f"{self.address_of(c)}:8000" for c in self.containers("backend")}
+
+    def prometheus(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['prometheus']}{path}", timeout=5) as response:
+            return json.loads(response.read())
+
+    def mail(self) -> list[str]:
+        """The messages the SMTP sink received, as text."""
+        names = self.exec("smtp-sink", "sh", "-c", "ls -1 /app/mail").split()
+        return [self.exec("smtp-sink", "cat", f"/app/mail/{name}") for name in names if name.endswith(".eml")]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def healthy_line(output: str) -> str:
+    """The line of `stack.sh up` saying how long the stack took to be healthy."""
+    return next((line for line in output.splitlines() if "healthy in" in line), output.strip()[-200:])

@@ -1,0 +1,83 @@
+"""The same docker-compose.distributed.yml deployed as a Docker Swarm stack on a one-node swarm: the user journey,
+scaling, a rolling update to a new image under load, and a killed task replaced while nginx routes around it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.containers import scenarios
+from tests.containers.conftest import FAST
+from tests.containers.scenarios import docker
+from tests.containers.stack import Stack, healthy_line, wait_for
+from tests.e2e.conftest import report
+
+
+@pytest.fixture(scope="module")
+def stack(images, tmp_path_factory):
+    instance = Stack.create("swarm", "mutiroes-stest", tmp_path_factory.mktemp("swarm-secrets"), **FAST)
+    instance.run("down", PURGE="1", check=False)
+    started = time.monotonic()
+    try:
+        output = instance.run("up")
+    except AssertionError:
+        instance.run("down", PURGE="1", check=False)
+        raise
+    report("swarm up", healthy_in=f"{time.monotonic() - started:.0f}s", says=healthy_line(output))
+    yield instance
+    instance.run("down", PURGE="1", check=False)
+
+
+def test_every_service_runs_and_three_tasks_are_exactly_routed(stack):
+    services = docker("stack", "services", stack.name, "--format", "{{.Name}} {{.Replicas}}").split("\n")
+    replicas = dict(line.split() for line in services if line.strip())
+    assert replicas[f"{stack.name}_backend"] == "3/3"
+    assert replicas[f"{stack.name}_worker"] == "2/2"
+    scenarios.assert_routed(stack, 3)
+
+
+def test_a_user_registers_creates_an_event_another_joins_and_each_email_arrives_once(stack):
+    scenarios.user_journey(stack, "swarm", "127.0.0.41")
+
+
+def test_scale_backends_to_five_routes_five_within_20s(stack):
+    try:
+        elapsed = scenarios.scale_to(stack, 5, within=20)
+        report("swarm scale to 5", routed_in=f"{elapsed:.1f}s")
+        assert elapsed <= 20
+    finally:
+        stack.run("scale-backends", "3")
+    scenarios.assert_routed(stack, 3)
+
+
+def test_a_rolling_update_to_a_new_image_tag_under_load_fails_no_request(stack):
+    docker("tag", "mutiroes-app:latest", "mutiroes-app:rolling")
+    service = f"{stack.name}_backend"
+
+    def update():
+        docker("service", "update", "--detach=false", "--image", "mutiroes-app:rolling", service)
+
+    load = scenarios.mixed_load_survives(stack, "127.0.0.42", update)
+    report("swarm rolling update", sent=len(load.results), failures=len(load.failures()))
+    image = docker("service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", service).strip()
+    assert image.startswith("mutiroes-app:rolling")
+    scenarios.assert_routed(stack, 3, timeout=90)
+
+
+def test_a_killed_task_is_replaced_and_nginx_routes_around_it_without_a_failed_get(stack):
+    victim = stack.containers("backend")[0]
+    endpoint = f"{stack.address_of(victim)}:8000"
+
+    def kill():
+        docker("kill", victim)
+        assert wait_for(lambda: endpoint not in stack.upstream(), timeout=20), "still in the upstream"
+
+    load, elapsed = scenarios.get_stream_survives(stack, "127.0.0.43", kill)
+    report("swarm task killed", sent=len(load.results), failures=len(load.failures()), gone_after=f"{elapsed:.1f}s")
+    assert len(load.results) > 100
+    assert load.failures() == [], load.summary()
+    assert elapsed <= 15
+    # Swarm starts a replacement task on its own; it registers and is routed
+    assert wait_for(lambda: victim not in stack.containers("backend") and len(stack.containers("backend")) == 3, 60)
+    scenarios.assert_routed(stack, 3, timeout=90)
