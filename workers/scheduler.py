@@ -27,13 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     app = create_app()
     settings = app.config["MUTIROES"]
-    if settings.redis_url is None:
+    if not settings.uses_redis:
         raise SystemExit("MUTIROES_REDIS_URL is not set: the scheduler needs Redis")
     name = f"{SCHEDULER_NAME_PREFIX}{socket.gethostname()}-{os.getpid()}"
-    scheduler = schedule.make_scheduler(worker_connection(settings.redis_url), settings, name=name)
+    scheduler = schedule.make_scheduler(worker_connection(settings), settings, name=name)
     outcome = schedule.register_when_redis_answers(scheduler)
     log.info("schedule registered: %s", {k: v for k, v in outcome.items() if v})
-    relay = RelayThread(app)
+    # a new Redis master may have lost the schedule with its last writes: registering again is idempotent
+    relay = RelayThread(app, on_master_change=lambda: schedule.register(scheduler))
     relay.start()
     try:
         scheduler.run(burst=args.burst)

@@ -7,9 +7,8 @@ import json
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from rq import Queue
 
-from mutiroes.jobs import dispatch, outbox, registry, schedule
+from mutiroes.jobs import dispatch, outbox, queues, registry, schedule
 from mutiroes.models import db
 from mutiroes.platform.redis import worker_connection
 from mutiroes.timeutil import to_local
@@ -32,9 +31,9 @@ def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
 
 def _redis():
     settings = current_app.config["MUTIROES"]
-    if settings.redis_url is None:
+    if not settings.uses_redis:
         raise click.ClickException("MUTIROES_REDIS_URL is not set")
-    return worker_connection(settings.redis_url)
+    return worker_connection(settings)
 
 
 @group.command("run")
@@ -63,7 +62,7 @@ def list_command():
     """List the periodic jobs, their schedule and (with Redis) their next run."""
     settings = current_app.config["MUTIROES"]
     runs = {}
-    if settings.redis_url is not None:
+    if settings.uses_redis:
         runs = schedule.scheduled(schedule.make_scheduler(_redis(), settings))
     click.echo(f"periodic jobs (cron in {settings.time_zone}):")
     for entry in schedule.SCHEDULE:
@@ -91,7 +90,7 @@ def requeue_failed_command(queue_names):
     connection = _redis()
     total = 0
     for name in queue_names or registry.QUEUES:
-        failed = Queue(name, connection=connection).failed_job_registry
+        failed = queues.queue(name, connection).failed_job_registry
         for job_id in failed.get_job_ids():
             failed.requeue(job_id)
             total += 1

@@ -42,7 +42,7 @@ def request(name: str, **kwargs) -> None:
 
 
 def _uses_outbox(app: Flask) -> bool:
-    return app.config["MUTIROES"].redis_url is not None
+    return app.config["MUTIROES"].uses_redis
 
 
 def _dispatch_after_commit(session: Session) -> None:

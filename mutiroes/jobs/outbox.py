@@ -6,6 +6,10 @@ reached the row simply stays unmarked; the relay, running inside every worker an
 rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several relays never push the same row at once) and pushes them
 once Redis answers again. A push that happens twice anyway (the pusher died between push and mark) is harmless: the
 relay skips ids RQ already knows, and every job is idempotent.
+
+Redis replicates asynchronously, so a job pushed to a master that dies a moment later may never reach the replica
+that takes over. Each relay notices the change of master and pushes again what the new one does not know
+(:func:`reconcile`).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ import uuid
 import redis as redis_lib
 import sqlalchemy as sa
 from flask import Flask
-from rq import Queue, Retry
+from rq import Retry
 from rq.job import Job
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mutiroes.jobs import registry
+from mutiroes.jobs import queues, registry
 from mutiroes.models import UTCDateTime, db
 from mutiroes.platform.redis import redis
 from mutiroes.timeutil import utcnow
@@ -34,6 +38,9 @@ RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 30 * 24 * 3600
 # an outbox row pushed to RQ is only kept this long, for operators looking into a job's history
 OUTBOX_RETENTION = dt.timedelta(days=7)
+# when the Redis master changes (a Sentinel failover, or a restart that lost its last writes), rows pushed this
+# recently are checked against RQ and pushed again if the new master never heard of them
+RECONCILE_WINDOW = dt.timedelta(minutes=10)
 REDIS_ERRORS = (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError, OSError)
 
 
@@ -81,7 +88,7 @@ def _queue_and_options(app: Flask, name: str, kwargs: dict, request_id: str | No
     intervals = list(settings.job_retry_intervals)
     retries = options.max_retries if options.max_retries is not None else len(intervals)
     retry = Retry(max=retries, interval=intervals or 0) if retries > 0 else None
-    queue = Queue(options.queue, connection=_redis(app))
+    queue = queues.queue(options.queue, _redis(app))
     call = {
         "args": (name,),
         "kwargs": kwargs,
@@ -180,22 +187,77 @@ def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None
             db.session.remove()
 
 
+def reconcile(app: Flask, *, window: dt.timedelta = RECONCILE_WINDOW, batch_size: int = 500) -> int:
+    """Push again the rows pushed within ``window`` whose job RQ does not know; returns how many.
+
+    A job pushed to a master that died before its replica had it is lost with it, though its row says "enqueued".
+    A finished or failed job stays known to RQ for a day (RESULT_TTL_SECONDS) or a month, so an unknown id within
+    the window can only be such a loss. Rows are locked while checked, so several relays never push one twice; the
+    jobs are idempotent and their emails keyed, so a push that happens twice anyway sends nothing twice.
+    """
+    client = _redis(app)
+    total = 0
+    with app.app_context():
+        try:
+            rows = db.session.scalars(
+                sa.select(OutboxJob)
+                .where(OutboxJob.enqueued_at.is_not(None), OutboxJob.enqueued_at >= utcnow() - window)
+                .order_by(OutboxJob.enqueued_at)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            pipe = client.pipeline(transaction=False)
+            for row in rows:
+                pipe.exists(f"{Job.redis_job_namespace_prefix}{row.id}")
+            known = pipe.execute() if rows else []
+            for row, exists in zip(rows, known, strict=True):
+                if not exists:
+                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id)
+                    total += 1
+            db.session.commit()
+        finally:
+            db.session.remove()
+    if total:
+        log.warning("outbox: %d jobs the Redis master did not know were pushed again", total)
+    return total
+
+
+class MasterWatch:
+    """Tells when the Redis master is no longer the server it was (its run id changed)."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+
+    def changed(self, client: redis_lib.Redis) -> bool:
+        run_id = client.info("server").get("run_id")
+        before, self.run_id = self.run_id, run_id
+        return before is not None and run_id != before
+
+
 class RelayThread(threading.Thread):
     """Runs :func:`relay` every ``interval`` seconds until stopped (inside the worker and scheduler processes)."""
 
-    def __init__(self, app: Flask, interval: float | None = None) -> None:
+    def __init__(self, app: Flask, interval: float | None = None, *, on_master_change=None) -> None:
         super().__init__(name="outbox-relay", daemon=True)
         self.app = app
+        # what else the process must redo on a new Redis master (the scheduler registers its periodic jobs again)
+        self.on_master_change = on_master_change
         self.interval = interval or app.config["MUTIROES"].outbox_relay_interval_seconds
         self._stop_event = threading.Event()
+        self.master = MasterWatch()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
             try:
+                if self.master.changed(_redis(self.app)):
+                    log.warning("the Redis master changed: checking the jobs pushed in the last %s", RECONCILE_WINDOW)
+                    reconcile(self.app)
+                    if self.on_master_change is not None:
+                        self.on_master_change()
                 pushed = relay(self.app)
                 if pushed:
                     log.info("outbox relay pushed %d jobs", pushed)
-            except Exception:  # a database outage must not kill the relay; it tries again next round
+            except Exception:  # a database or Redis outage must not kill the relay; it tries again next round
                 log.exception("outbox relay round failed")
             self._stop_event.wait(self.interval)
 

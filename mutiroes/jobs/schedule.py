@@ -17,11 +17,10 @@ import redis as redis_lib
 from crontab import CronTab
 from redis import Redis
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import to_unix
 
-from mutiroes.jobs import registry
+from mutiroes.jobs import queues, registry
 from mutiroes.jobs.outbox import EXECUTE
 from mutiroes.timeutil import utcnow
 
@@ -101,6 +100,7 @@ class ZonedScheduler(Scheduler):
 def make_scheduler(connection: Redis, settings, *, name: str | None = None) -> ZonedScheduler:
     return ZonedScheduler(
         name=name,
+        job_class=queues.JSONJob,
         queue_name=registry.PERIODIC,
         connection=connection,
         interval=settings.scheduler_interval_seconds,
@@ -135,7 +135,7 @@ def register(scheduler: ZonedScheduler, schedule: tuple[Periodic, ...] = SCHEDUL
             existing = None
             if entry.job_id in scheduler:
                 try:
-                    existing = Job.fetch(entry.job_id, connection=scheduler.connection)
+                    existing = queues.JSONJob.fetch(entry.job_id, connection=scheduler.connection)
                 except NoSuchJobError:
                     existing = None
             if existing is not None and existing.meta.get("mutiroes_signature") == signature:

@@ -13,9 +13,9 @@ import socket
 import time
 
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 
-from mutiroes.jobs import registry, runner
+from mutiroes.jobs import queues, registry, runner
 from mutiroes.jobs.outbox import RelayThread, request_id_of
 from mutiroes.platform import logs
 from mutiroes.platform.redis import worker_connection
@@ -88,15 +88,18 @@ class MutiroesWorker(SimpleWorker):
         super().teardown()
 
 
-def build_worker(app, queues: list[str] | None = None, *, name: str | None = None) -> MutiroesWorker:
+def build_worker(app, names: list[str] | None = None, *, name: str | None = None) -> MutiroesWorker:
+    """A worker of the queues ``names`` (all, by priority, by default) that speaks JSON with RQ."""
     settings = app.config["MUTIROES"]
-    if settings.redis_url is None:
-        raise SystemExit("MUTIROES_REDIS_URL is not set: without Redis, jobs run inside the API process")
+    if not settings.uses_redis:
+        raise SystemExit("Redis is not configured: without it, jobs run inside the API process")
     runner.bind_app(app)
-    connection = worker_connection(settings.redis_url)
+    connection = worker_connection(settings)
     return MutiroesWorker(
-        [Queue(q, connection=connection) for q in (queues or registry.QUEUES)],
+        [queues.queue(q, connection) for q in (names or registry.QUEUES)],
         connection=connection,
         name=name or f"mutiroes-{socket.gethostname()}-{os.getpid()}",
         app=app,
+        serializer=queues.SERIALIZER,
+        job_class=queues.JSONJob,
     )

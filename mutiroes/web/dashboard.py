@@ -20,8 +20,11 @@ from flask import Flask, current_app, jsonify, request, send_from_directory
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
+from rq_dashboard import web as rq_dashboard
 from rq_dashboard.web import blueprint, setup_rq_connection
 
+from mutiroes.jobs import queues
+from mutiroes.platform.redis import worker_connection
 from mutiroes.users import service
 
 URL_PREFIX = "/rq"
@@ -35,11 +38,15 @@ _remembered_lock = threading.Lock()
 
 def init_app(app: Flask) -> None:
     settings = app.config["MUTIROES"]
-    if settings.redis_url is None:
+    if not settings.uses_redis:
         return
     _install_guard(blueprint)
-    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", settings.redis_url)
+    # the dashboard reads jobs as our workers write them (JSON), through our connection (which follows Sentinel);
+    # its own URL parsing only has to accept something
+    rq_dashboard.config.serializer = queues.SERIALIZER
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", settings.redis_url or "redis://sentinel-managed/0")
     setup_rq_connection(app)
+    app.redis_conn = worker_connection(settings)
     app.register_blueprint(blueprint, url_prefix=URL_PREFIX)
     if "static" not in app.view_functions:
         # the dashboard's page links its favicon through the app-wide "static" endpoint, which the API lacks

@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 
 from mutiroes import create_app
 from mutiroes.jobs.worker import build_worker
-from mutiroes.platform.redis import worker_connection as redis_for_workers
+from mutiroes.platform.redis import worker_connection
 from tests.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +128,7 @@ def work(jobs_app):
 
 @pytest.fixture
 def rq_connection(jobs_app):
-    connection = redis_for_workers(jobs_app.config["MUTIROES"].redis_url)
+    connection = worker_connection(jobs_app.config["MUTIROES"])
     yield connection
     connection.close()
 
@@ -155,6 +155,6 @@ def _empty_redis_after_test(jobs_app, redis_server):
 
     if redis_server.process is None:
         redis_server.start()
-    connection = redis_for_workers(jobs_app.config["MUTIROES"].redis_url)
+    connection = worker_connection(jobs_app.config["MUTIROES"])
     connection.flushdb()
     connection.close()

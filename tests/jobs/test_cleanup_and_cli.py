@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from rq import Queue
 
 from mutiroes import jobs
+from mutiroes.jobs import queues
 from mutiroes.jobs.outbox import OutboxJob
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
@@ -103,7 +103,7 @@ def test_cli_enqueue_schedule_list_and_relay(jobs_app, rq_connection):
     runner = jobs_app.test_cli_runner()
     queued = runner.invoke(args=["jobs", "run", "--enqueue", "cleanup_expired_events"])
     assert queued.exit_code == 0, queued.output
-    assert Queue(jobs.PERIODIC, connection=rq_connection).count == 1
+    assert queues.queue(jobs.PERIODIC, rq_connection).count == 1
 
     listed = runner.invoke(args=["jobs", "list"])
     assert "not registered" in listed.output

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from rq import Queue
 
 from mutiroes import jobs
+from mutiroes.jobs import queues
 from mutiroes.jobs.outbox import OutboxJob, relay
 from mutiroes.models import db
 from tests.jobs.conftest import register
@@ -30,7 +30,7 @@ def test_a_registration_stores_its_request_id_on_the_outbox_row_and_the_rq_job(j
 
     [row] = outbox_rows(jobs_app)
     assert (row.name, row.request_id) == ("send_welcome_email", "abc123")
-    queued = Queue(jobs.EMAILS, connection=rq_connection).fetch_job(row.id)
+    queued = queues.queue(jobs.EMAILS, rq_connection).fetch_job(row.id)
     assert queued.meta["request_id"] == "abc123"
     assert queued.kwargs == {"user_id": row.kwargs["user_id"]}  # the job function still takes ids only
 
@@ -75,7 +75,7 @@ def test_a_row_the_relay_pushes_later_keeps_its_request_id(jobs_client, jobs_app
     assert row.enqueued_at is None and row.request_id == "abc123"
 
     assert relay(jobs_app, grace_seconds=0) == 1
-    assert Queue(jobs.EMAILS, connection=rq_connection).fetch_job(row.id).meta["request_id"] == "abc123"
+    assert queues.queue(jobs.EMAILS, rq_connection).fetch_job(row.id).meta["request_id"] == "abc123"
 
 
 def test_a_job_no_request_caused_has_a_null_request_id(jobs_app, work, log_lines):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from rq import Queue
 
 from mutiroes import jobs, mail
 from mutiroes.events import ical
+from mutiroes.jobs import queues
 from mutiroes.mail.deliveries import DeliveryStatus
 from mutiroes.models import db
 from mutiroes.users.models import User
@@ -106,8 +106,8 @@ def test_smtp_down_retries_then_fails_while_other_jobs_go_on(jobs_client, jobs_a
 
     # first run + 2 retries, 1 s apart (MUTIROES_JOB_RETRY_INTERVALS=1,1 here)
     work(rounds=4, pause=1.1)
-    emails = Queue(jobs.EMAILS, connection=rq_connection)
-    periodic = Queue(jobs.PERIODIC, connection=rq_connection)
+    emails = queues.queue(jobs.EMAILS, rq_connection)
+    periodic = queues.queue(jobs.PERIODIC, rq_connection)
     [failed_id] = emails.failed_job_registry.get_job_ids()
     failed = emails.fetch_job(failed_id)
     assert failed.retries_left == 0

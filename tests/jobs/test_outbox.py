@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import zlib
+
+import redis as redis_lib
 import sqlalchemy as sa
-from rq import Queue
 
 from mutiroes import create_app, jobs
 from mutiroes.config import Config
-from mutiroes.jobs.outbox import OutboxJob, relay
+from mutiroes.jobs import queues
+from mutiroes.jobs.outbox import MasterWatch, OutboxJob, reconcile, relay
 from mutiroes.models import db
+from mutiroes.platform.redis import redis
 from mutiroes.users.models import User
 from tests.jobs.conftest import mail_environ, register
+from tests.services import Redis
 
 
 def outbox_rows(app) -> list[OutboxJob]:
@@ -28,17 +34,20 @@ def test_registration_writes_an_outbox_row_and_pushes_it_under_the_same_id(jobs_
     [row] = outbox_rows(jobs_app)
     assert row.name == "send_welcome_email"
     assert row.enqueued_at is not None
-    queue = Queue(jobs.EMAILS, connection=rq_connection)
+    queue = queues.queue(jobs.EMAILS, rq_connection)
     assert queue.job_ids == [row.id]
     queued = queue.fetch_job(row.id)
-    assert queued.args == ("send_welcome_email",)
+    assert queued.args == ["send_welcome_email"]
+    # JSON between processes, never pickle: the job as Redis holds it is plain JSON text
+    raw = rq_connection.hget(f"rq:job:{row.id}", "data")
+    assert json.loads(zlib.decompress(raw))[0] == "mutiroes.jobs.execute"
     assert queued.kwargs == {"user_id": row.kwargs["user_id"]}
     assert queued.timeout == 60
     assert queued.retries_left == 2  # MUTIROES_JOB_RETRY_INTERVALS=1,1 in these tests
 
 
 def test_nothing_is_pushed_before_the_transaction_commits(jobs_app, rq_connection):
-    queue = Queue(jobs.PERIODIC, connection=rq_connection)
+    queue = queues.queue(jobs.PERIODIC, rq_connection)
     with jobs_app.app_context():
         jobs.request("cleanup_expired_events")
         db.session.flush()
@@ -58,7 +67,7 @@ def test_a_rolled_back_transaction_requests_nothing(jobs_app, rq_connection):
         db.session.commit()  # a later commit of the same session must not resurrect the request
         db.session.remove()
     assert outbox_rows(jobs_app) == []
-    assert all(Queue(name, connection=rq_connection).count == 0 for name in jobs.QUEUES)
+    assert all(queues.queue(name, rq_connection).count == 0 for name in jobs.QUEUES)
 
 
 def test_a_failed_registration_requests_no_welcome_email(jobs_client, jobs_app, rq_connection):
@@ -66,7 +75,7 @@ def test_a_failed_registration_requests_no_welcome_email(jobs_client, jobs_app, 
     again = register(jobs_client, "bruno_dup")
     assert again.status_code == 400
     assert len(outbox_rows(jobs_app)) == 1
-    assert Queue(jobs.EMAILS, connection=rq_connection).count == 1
+    assert queues.queue(jobs.EMAILS, rq_connection).count == 1
 
 
 def test_redis_down_during_registration_then_relay_delivers_the_email_once(
@@ -90,7 +99,7 @@ def test_redis_down_during_registration_then_relay_delivers_the_email_once(
     assert relay(jobs_app) == 0  # pushed once, marked
     [row] = outbox_rows(jobs_app)
     assert row.enqueued_at is not None
-    assert Queue(jobs.EMAILS, connection=rq_connection).job_ids == [row.id]
+    assert queues.queue(jobs.EMAILS, rq_connection).job_ids == [row.id]
 
     work()
     messages = sink.wait_for(1)
@@ -103,7 +112,7 @@ def test_redis_down_during_registration_then_relay_delivers_the_email_once(
         db.session.commit()
         db.session.remove()
     assert relay(jobs_app) == 1
-    assert Queue(jobs.EMAILS, connection=rq_connection).count == 0
+    assert queues.queue(jobs.EMAILS, rq_connection).count == 0
     work()
     assert len(sink.wait_for(2, timeout=1)) == 1
 
@@ -124,7 +133,40 @@ def test_the_relay_skips_rows_another_relay_holds(jobs_app, redis_server, rq_con
         assert relay(jobs_app) == 0  # FOR UPDATE SKIP LOCKED: the held row is somebody else's
         transaction.rollback()
     assert relay(jobs_app) == 1
-    assert Queue(jobs.PERIODIC, connection=rq_connection).job_ids == [row.id]
+    assert queues.queue(jobs.PERIODIC, rq_connection).job_ids == [row.id]
+
+
+def test_jobs_a_new_redis_master_never_heard_of_are_pushed_again_once_and_sent_once(
+    jobs_app, jobs_client, rq_connection, work, sink
+):
+    assert register(jobs_client, "erico_failover").status_code == 201
+    [row] = outbox_rows(jobs_app)
+    assert row.enqueued_at is not None
+    # the master died before its replica had the job: the new master does not know it, though the row says pushed
+    rq_connection.delete(f"rq:job:{row.id}", "rq:queue:emails")
+    assert reconcile(jobs_app) == 1
+    assert reconcile(jobs_app) == 0  # known again: nothing to do
+    assert queues.queue(jobs.EMAILS, rq_connection).job_ids == [row.id]
+    work()
+    assert [m["To"] for m in sink.wait_for(1)] == ["erico_failover@example.org"]
+    # a job that ran is still known to RQ (its result is kept), so a later check does not send it again
+    assert reconcile(jobs_app) == 0
+    work()
+    assert len(sink.wait_for(2, timeout=1)) == 1
+
+
+def test_a_relay_notices_when_redis_is_another_master(jobs_app, redis_server):
+    from_first = MasterWatch()
+    client = redis.client_for(jobs_app)
+    assert from_first.changed(client) is False  # the first look only remembers
+    assert from_first.changed(client) is False
+    other = Redis.create()
+    try:
+        other_client = redis_lib.Redis(port=other.port)
+        assert from_first.changed(other_client) is True
+        assert from_first.changed(other_client) is False
+    finally:
+        other.destroy()
 
 
 def test_embedded_mode_runs_the_job_in_process_after_commit(app, make_config, smtp_sink, sink):

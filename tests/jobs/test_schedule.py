@@ -8,11 +8,10 @@ import sys
 import threading
 from zoneinfo import ZoneInfo
 
-from rq import Queue
 from rq_scheduler.utils import to_unix
 
 from mutiroes import jobs
-from mutiroes.jobs import schedule
+from mutiroes.jobs import queues, schedule
 from mutiroes.jobs.schedule import register_when_redis_answers
 from mutiroes.models import db
 from mutiroes.users.models import AuthSession
@@ -114,7 +113,7 @@ def test_a_due_periodic_job_is_enqueued_once_runs_and_is_rescheduled(jobs_app, r
     # two schedulers' rounds: rq-scheduler's lock and the stable id keep it to one queued copy
     scheduler.run(burst=True)
     scheduler_for(jobs_app, rq_connection).run(burst=True)
-    periodic = Queue(jobs.PERIODIC, connection=rq_connection)
+    periodic = queues.queue(jobs.PERIODIC, rq_connection)
     assert periodic.job_ids == [job_id]
 
     work()
