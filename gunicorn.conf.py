@@ -42,6 +42,10 @@ settings = Config.from_env()
 # keeps 3 replicas x 4 workers x 2-3 connections (24-36) far below PostgreSQL's max_connections (100 by default).
 os.environ.setdefault("MUTIROES_DB_POOL_SIZE", str(settings.gunicorn_threads + 1))
 os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
+# A request must answer even when the database server hangs (frozen, not dead): a connect and one answer give up
+# within about 2 s together, and then the breaker answers 503 at once until a primary answers again.
+os.environ.setdefault("MUTIROES_DB_CONNECT_TIMEOUT", "1")
+os.environ.setdefault("MUTIROES_DB_STATEMENT_TIMEOUT_MS", "900")
 if not settings.drain_file:
     # workers see the drain flag through this file
     os.environ["MUTIROES_DRAIN_FILE"] = os.path.join(tempfile.gettempdir(), f"mutiroes-{settings.bind_port}.draining")

@@ -91,7 +91,12 @@ def _flask_settings(config: Config) -> dict:
             max_overflow=config.db_max_overflow,
             pool_timeout=5,
             pool_recycle=1800,
-            connect_args={"connect_timeout": config.db_connect_timeout, "application_name": config.service_name},
+            connect_args={
+                "connect_timeout": config.db_connect_timeout,
+                "application_name": config.service_name,
+                # the server gives up on a statement when the client would (platform.database)
+                "options": f"-c statement_timeout={config.db_statement_timeout_ms}",
+            },
         )
     return {
         "MUTIROES": config,

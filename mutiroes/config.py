@@ -232,6 +232,15 @@ class Config:
     redis_url: str | None = setting(
         None, description="cache, job queues, login-throttling counters, breaker state; unset: in-process equivalents"
     )
+    redis_sentinels: tuple[str, ...] = setting(
+        (),
+        description="Redis Sentinels (`host:port`, comma-separated): the master is found by name through them, and "
+        "followed when they fail over; instead of MUTIROES_REDIS_URL",
+    )
+    redis_master_name: str = setting("mutiroes", description="name of the master the Sentinels watch")
+    redis_password: str | None = setting(
+        None, secret=True, description="password of Redis and of its Sentinels (or in MUTIROES_REDIS_URL itself)"
+    )
     time_zone: str = setting(
         "America/Sao_Paulo", description="zone for naive datetimes, schedules and emails", check=_known_time_zone
     )
@@ -243,6 +252,9 @@ class Config:
         description="name in Consul and in the nginx upstream; also the PostgreSQL `application_name`",
     )
     consul_http_addr: str | None = setting(None, description="Consul agent to register with; unset: no registration")
+    consul_token: str | None = setting(
+        None, secret=True, description="Consul ACL token the replica registers (and deregisters) itself with"
+    )
     media_root: str = setting(
         description="folder of uploaded images",
         derive=lambda values: str(Path(values["instance_path"]) / "media"),
@@ -310,12 +322,20 @@ class Config:
     replica_id: str | None = setting(
         None, description="this process's name in log lines and `/health/`", documented_default="`hostname:pid`"
     )
-    db_connect_timeout: int = setting(2, minimum=1, description="seconds to wait for a PostgreSQL connection")
+    db_connect_timeout: int = setting(
+        2, minimum=1, description="seconds to wait for a PostgreSQL connection (every host of the URL together)"
+    )
+    db_statement_timeout_ms: int = setting(
+        30_000,
+        minimum=100,
+        description="longest wait for one database answer, in the client (a frozen server) and the server alike; "
+        "`gunicorn.conf.py` defaults it to 900 for the API replicas, whose requests must not hang",
+    )
     breaker_fail_max: int = setting(
         5, minimum=1, description="consecutive failures that open a dependency's circuit breaker"
     )
     breaker_reset_seconds: int = setting(
-        60, minimum=1, description="how long a circuit stays open before one trial call"
+        15, minimum=1, description="how long a circuit stays open before one trial call (a failover is over by then)"
     )
     retry_attempts: int = setting(3, minimum=1, description="attempts of a unit of work on a transient database error")
     bind: str = setting(
@@ -352,6 +372,11 @@ class Config:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def uses_redis(self) -> bool:
+        """Whether Redis is configured (a URL or Sentinels); without it every part uses its in-process fallback."""
+        return bool(self.redis_url or self.redis_sentinels)
 
     @property
     def bind_host(self) -> str:

@@ -1,9 +1,11 @@
 """The Redis client of an application: created on first use, every command through the Redis circuit breaker.
 
-``None`` when no ``MUTIROES_REDIS_URL`` is set (the embedded mode); nothing connects at import time. The Redis
-breaker lives in each process's memory (its state cannot be shared through the thing that fails); the others share
-theirs through Redis (``platform.breakers``). An open circuit raises a ``redis.ConnectionError`` subclass, so each
-caller's fallback for a Redis outage applies unchanged.
+``None`` when Redis is not configured (the embedded mode); nothing connects at import time. Redis is either one
+server (``MUTIROES_REDIS_URL``) or a master watched by Sentinels (``MUTIROES_REDIS_SENTINELS`` +
+``MUTIROES_REDIS_MASTER_NAME``): then every new connection asks the Sentinels where the master is, so a failover is
+followed with no restart. The Redis breaker lives in each process's memory (its state cannot be shared through the
+thing that fails); the others share theirs through Redis (``platform.breakers``). An open circuit raises a
+``redis.ConnectionError`` subclass, so each caller's fallback for a Redis outage applies unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ import threading
 import pybreaker
 import redis as redis_lib
 from flask import Flask, current_app
+from redis.backoff import ConstantBackoff, NoBackoff
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 
+from mutiroes.config import Config
 from mutiroes.platform import circuit
 
 _STATE = "mutiroes_redis"
@@ -55,7 +61,7 @@ class RedisHolder:
     def init_app(self, app: Flask) -> None:
         settings = app.config["MUTIROES"]
         app.extensions[_STATE] = {
-            "url": settings.redis_url,
+            "settings": settings,
             "client": None,
             "breaker": circuit.make_breaker("redis", settings),
         }
@@ -65,13 +71,17 @@ class RedisHolder:
 
     def client_for(self, app: Flask) -> redis_lib.Redis | None:
         state = app.extensions[_STATE]
-        if state["url"] is None:
+        if not state["settings"].uses_redis:
             return None
         if state["client"] is None:
             with self._lock:
                 if state["client"] is None:
-                    client = GuardedRedis.from_url(
-                        state["url"], socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
+                    client = connect(
+                        state["settings"],
+                        redis_class=GuardedRedis,
+                        socket_timeout=1.0,
+                        socket_connect_timeout=1.0,
+                        health_check_interval=30,
                     )
                     client.breaker = state["breaker"]
                     state["client"] = client
@@ -90,6 +100,43 @@ class RedisHolder:
 redis = RedisHolder()
 
 
-def worker_connection(url: str) -> redis_lib.Redis:
-    """The connection of RQ workers and schedulers: no socket timeout, since a worker blocks on BLPOP by design."""
-    return redis_lib.Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5, socket_keepalive=True)
+def connect(settings: Config, *, redis_class: type[redis_lib.Redis] = redis_lib.Redis, **options) -> redis_lib.Redis:
+    """A client of the configured Redis: the Sentinels' current master, or the server of MUTIROES_REDIS_URL.
+
+    redis-py retries a failed connection three times with a backoff of up to 10 s each by default: with a Sentinel or
+    a master gone, one request would sleep for half a minute. Here a failure is reported at once (the breaker and
+    each caller's fallback take it from there) unless the caller asks for retries.
+    """
+    options.setdefault("retry", Retry(NoBackoff(), 0))
+    if settings.redis_password:
+        options["password"] = settings.redis_password
+    if settings.redis_sentinels:
+        sentinels = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in settings.redis_sentinels)]
+        sentinel = Sentinel(
+            sentinels,
+            sentinel_kwargs={
+                "password": settings.redis_password,
+                "socket_timeout": 1.0,
+                "socket_connect_timeout": 1.0,
+                "retry": Retry(NoBackoff(), 0),
+            },
+        )
+        return sentinel.master_for(settings.redis_master_name, redis_class=redis_class, **options)
+    return redis_class.from_url(settings.redis_url, **options)
+
+
+# RQ workers block on BLPOP for at most a few seconds (mutiroes.jobs.worker), so an answer that takes longer than
+# this means the server hangs (a frozen master): the connection is dropped and the next one asks the Sentinels
+WORKER_SOCKET_TIMEOUT = 15.0
+
+
+def worker_connection(settings: Config) -> redis_lib.Redis:
+    """The connection of RQ workers, schedulers and the CLI: long reads allowed, a frozen server still given up."""
+    return connect(
+        settings,
+        health_check_interval=30,
+        socket_connect_timeout=5,
+        socket_timeout=WORKER_SOCKET_TIMEOUT,
+        socket_keepalive=True,
+        retry=Retry(ConstantBackoff(0.5), 2),
+    )
