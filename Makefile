@@ -14,7 +14,7 @@ CLUSTER := $(PY) -m cluster
 
 .PHONY: help venv lock run test lint format tools docker clean bench cluster cluster-status cluster-down cluster-purge \
 	quickstart build up down status health logs info mail scale-backends scale-workers restart-backends migrate \
-	populate createsuperuser backup-db restore-db
+	populate createsuperuser backup-db restore-db fail
 
 help:
 	@echo "make run      start the API on http://127.0.0.1:5000 (embedded SQLite mode, nothing else needed)"
@@ -47,6 +47,7 @@ PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe 
 lock: venv
 	$(PIP_COMPILE) $(LOCK_ARGS) --extra dev --all-build-deps -o requirements-dev.lock setup.cfg
 	$(PIP_COMPILE) -c requirements-dev.lock -o requirements.lock setup.cfg
+	$(PIP_COMPILE) -c requirements-dev.lock -o docker/patroni.lock docker/patroni.in
 
 run: venv
 	$(PY) -m mutiroes.embedded
@@ -93,6 +94,10 @@ scale-backends scale-workers: $(OPS_NEEDS)
 
 backup-db restore-db: $(OPS_NEEDS)
 	$(OPS) $@ $(FILE)
+
+# a drill: kill -9 the current one of TARGET = db-primary | redis-master | replica | worker
+fail: $(OPS_NEEDS)
+	$(OPS) fail $(TARGET)
 
 createsuperuser: $(OPS_NEEDS)
 	$(OPS) createsuperuser "$(USERNAME)" "$(EMAIL)"

@@ -22,7 +22,12 @@ def _print_urls(cluster: Cluster) -> None:
     print(f"API (nginx):     {urls['api']}/api/   docs: {urls['api']}/api/docs/")
     print(f"Consul UI:       {urls['consul_ui']}")
     print(f"PostgreSQL:      {urls['database']}")
-    print(f"Redis:           {urls['redis']}")
+    print(
+        f"Redis:           {urls['redis']}"
+        + (" (and its replica, watched by 3 Sentinels)" if cluster.load().ha else "")
+    )
+    if "prometheus" in urls:
+        print(f"Prometheus:      {urls['prometheus']}")
     print(f"rq-dashboard:    {urls['rq_dashboard']} (staff credentials)")
     print(f"SMTP sink:       {urls['smtp']} (messages in {cluster.dir / 'mail'})")
     print(f"state and logs:  {cluster.dir}")
@@ -54,6 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     backup.add_argument("file")
     restore = sub.add_parser("restore-db", help="pg_restore FILE into the cluster's database (replaces objects)")
     restore.add_argument("file")
+    sub.add_parser("migrate", help="apply the migrations to the cluster's database")
+    sub.add_parser("populate", help="the categories and the demo data set (idempotent)")
+    superuser = sub.add_parser("createsuperuser", help="create a staff account (asks for the password)")
+    superuser.add_argument("username")
+    superuser.add_argument("email")
+    sub.add_parser("mail", help="the messages the SMTP sink received, newest last")
+    fail = sub.add_parser("fail", help="a drill: kill -9 the current db-primary, redis-master, a replica or a worker")
+    fail.add_argument("target", choices=("db-primary", "redis-master", "replica", "worker"))
+    freeze = sub.add_parser("freeze", help="a drill: SIGSTOP the current db-primary or redis-master, then SIGCONT")
+    freeze.add_argument("target", choices=("db-primary", "redis-master"))
+    freeze.add_argument("seconds", type=float, nargs="?", default=20.0)
     args = parser.parse_args(argv)
 
     cluster = Cluster(args.dir)
@@ -91,14 +107,28 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(lines))
         elif args.command == "flask":
             return cluster.flask(*args.args, check=False).returncode
+        elif args.command == "migrate":
+            return cluster.flask("db", "upgrade", check=False).returncode
+        elif args.command == "populate":
+            return cluster.flask("seed", check=False).returncode or cluster.flask("seed-demo", check=False).returncode
+        elif args.command == "createsuperuser":
+            return cluster.flask(
+                "createsuperuser", "--username", args.username, "--email", args.email, check=False
+            ).returncode
+        elif args.command == "mail":
+            for message in sorted((cluster.dir / "mail").glob("*.eml"))[-20:]:
+                print(message.name)
+        elif args.command == "fail":
+            print(cluster.fail(args.target))
+        elif args.command == "freeze":
+            print(cluster.freeze(args.target, args.seconds))
         elif args.command in ("backup-db", "restore-db"):
-            state = cluster.load()
+            port = str(cluster.primary_port())
             if args.command == "backup-db":
-                base = ["-h", "127.0.0.1", "-p", str(state.ports["postgres"]), "-U", "mutiroes"]
-                command = [str(PG_BIN / "pg_dump"), *base, "-Fc", "-f", args.file, "mutiroes"]
-                return subprocess.run(command, check=False).returncode
+                command = [str(PG_BIN / "pg_dump"), "-h", "127.0.0.1", "-p", port, "-U", "mutiroes", "-Fc"]
+                return subprocess.run([*command, "-f", args.file, "mutiroes"], check=False).returncode
             # the same restore as the containers' (docker/pg-restore.sh says why it is not a plain pg_restore)
-            env = {**os.environ, "PG_BIN": str(PG_BIN), "PGHOST": "127.0.0.1", "PGPORT": str(state.ports["postgres"])}
+            env = {**os.environ, "PG_BIN": str(PG_BIN), "PGHOST": "127.0.0.1", "PGPORT": port}
             return subprocess.run(["sh", str(ROOT / "docker" / "pg-restore.sh"), args.file], env=env).returncode
     except ClusterError as exc:
         print(f"cluster: {exc}", file=sys.stderr)

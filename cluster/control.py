@@ -15,14 +15,27 @@ import sys
 import time
 import urllib.request
 
-from cluster.layout import CONSUL_PORT_NAMES, ROOT, SERVICE_NAME, TOOLS_BIN, Layout, State
+from cluster import ha
+from cluster.drills import Drills
+from cluster.layout import (
+    CONSUL_PORT_NAMES,
+    HA_DEFAULT,
+    PG_NODES,
+    REDIS_NODES,
+    ROOT,
+    SENTINELS,
+    SERVICE_NAME,
+    TOOLS_BIN,
+    Layout,
+    State,
+)
 from cluster.postgres import create_database, init_postgres
 from cluster.processes import ClusterError, free_port, port_is_free, wait_for_port
-from cluster.supervisor import write_configs
+from cluster.supervisor import PATRONI_PROGRAMS, write_configs
 from mutiroes.platform.discovery import upstream_servers
 
 
-class Cluster(Layout):
+class Cluster(Drills, Layout):
     """One local cluster, driven through supervisor: started, observed (Consul, nginx), scaled and stopped."""
 
     def __init__(self, state_dir: str | os.PathLike, *, nginx_port: int | None = 8080, consul_port: int | None = 8500):
@@ -31,7 +44,7 @@ class Cluster(Layout):
         self.consul_port_wanted = consul_port
 
     # -- state -----------------------------------------------------------------------------------------------
-    def _new_state(self, backends: int, workers: int, extra_env: dict[str, str]) -> State:
+    def _new_state(self, backends: int, workers: int, extra_env: dict[str, str], high_availability: bool) -> State:
         ports = {}
         for name, wanted in (("nginx", self.nginx_port_wanted), ("consul_http", self.consul_port_wanted)):
             if wanted is None:
@@ -40,7 +53,12 @@ class Cluster(Layout):
                 ports[name] = wanted
             else:
                 raise ClusterError(f"port {wanted} ({name}) is taken; stop what uses it or run `make cluster-down`")
-        for name in ("postgres", "redis", "smtp", *CONSUL_PORT_NAMES):
+        names = ["smtp", "prometheus", *CONSUL_PORT_NAMES]
+        if high_availability:
+            names += [*PG_NODES, *PATRONI_PROGRAMS, *REDIS_NODES, *SENTINELS]
+        else:
+            names += ["postgres", "redis"]
+        for name in names:
             ports[name] = free_port()
         return State(
             ports=ports,
@@ -48,7 +66,25 @@ class Cluster(Layout):
             workers=workers,
             secret_key=secrets.token_urlsafe(48),
             extra_env=extra_env,
+            ha=high_availability,
+            redis_password=secrets.token_urlsafe(24),
         )
+
+    def database_programs(self, state: State | None = None) -> list[str]:
+        """Every program of PostgreSQL: both Patroni nodes (HA) or the one server."""
+        state = state or self.load()
+        return list(PATRONI_PROGRAMS) if state.ha else ["postgres"]
+
+    def redis_programs(self, state: State | None = None) -> list[str]:
+        """Every Redis server (not the Sentinels): the master and its replica (HA) or the one server."""
+        state = state or self.load()
+        return list(REDIS_NODES) if state.ha else ["redis"]
+
+    def infrastructure(self, state: State) -> list[str]:
+        """The programs of the data tier: Patroni nodes, Redis nodes and Sentinels (HA) or one of each."""
+        if state.ha:
+            return [*PATRONI_PROGRAMS, *REDIS_NODES, *SENTINELS]
+        return ["postgres", "redis"]
 
     # -- supervisor ------------------------------------------------------------------------------------------
     def supervisorctl(self, *args: str, check: bool = True, timeout: float = 180) -> str:
@@ -99,7 +135,15 @@ class Cluster(Layout):
         return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=check, **kwargs)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def up(self, *, backends: int = 3, workers: int = 2, extra_env: dict[str, str] | None = None, timeout=120) -> State:
+    def up(
+        self,
+        *,
+        backends: int = 3,
+        workers: int = 2,
+        extra_env: dict[str, str] | None = None,
+        timeout=120,
+        high_availability: bool = HA_DEFAULT,
+    ) -> State:
         """Start everything (or whatever is stopped) and wait until every replica is healthy behind nginx."""
         for tool in ("consul", "consul-template"):
             if not (TOOLS_BIN / tool).exists():
@@ -107,10 +151,11 @@ class Cluster(Layout):
         if self.state_file.exists():
             state = self.load()
         else:
-            state = self._new_state(backends, workers, extra_env or {})
+            state = self._new_state(backends, workers, extra_env or {}, high_availability)
             self.save(state)
         write_configs(self, state)
-        init_postgres(self.dir / "postgres")
+        if not state.ha:
+            init_postgres(self.dir / "postgres")
         if not self.is_running():
             subprocess.run(["supervisord", "-c", str(self.supervisor_conf)], check=True, cwd=self.dir)
             deadline = time.monotonic() + 15
@@ -121,12 +166,19 @@ class Cluster(Layout):
         else:
             self.supervisorctl("reread")
             self.supervisorctl("update")
-        self.supervisorctl("start", "postgres", "redis", "consul", "smtp-sink", check=False)
-        wait_for_port(state.ports["redis"])
+        # Consul first: Patroni keeps its leader lock there
+        self.supervisorctl("start", "consul", "smtp-sink", check=False)
         wait_for_port(state.ports["consul_http"])
-        create_database(state.ports["postgres"])
+        self.supervisorctl("start", *self.infrastructure(state), check=False)
+        for port in state.redis_ports + [state.ports[name] for name in SENTINELS if state.ha]:
+            wait_for_port(port)
+        if state.ha:
+            _leader, primary_port = ha.wait_for_leader(state, timeout=90)
+            create_database(primary_port)
+        else:
+            create_database(state.ports["postgres"])
         self.flask("db", "upgrade", state=state, capture_output=True)
-        self.supervisorctl("start", "nginx", "consul-template", check=False)
+        self.supervisorctl("start", "nginx", "consul-template", "prometheus", check=False)
         wait_for_port(state.ports["nginx"])
         self.supervisorctl("start", *self.api_programs(state), *self.worker_programs(state), "scheduler", check=False)
         self.wait_until_routed(state, timeout=timeout)
@@ -272,9 +324,18 @@ class Cluster(Layout):
             time.sleep(0.25)
         self.supervisorctl("restart", "consul-template")
 
+    def primary_port(self, state: State | None = None) -> int:
+        """The port of the PostgreSQL that accepts writes now (the Patroni leader, or the only one)."""
+        state = state or self.load()
+        if not state.ha:
+            return state.ports["postgres"]
+        return ha.wait_for_leader(state, timeout=30)[1]
+
     def status(self) -> dict:
         state = self.load()
         info: dict = {"processes": self.processes(), "urls": self.urls(state)}
+        if state.ha:
+            info["high_availability"] = ha.describe(state)
         try:
             info["consul"] = self.consul_instances(state)
         except OSError as exc:

@@ -16,19 +16,30 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = Path(os.environ.get("MUTIROES_TOOLS_BIN", ROOT / ".tools" / "bin"))
 PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# in its own venv of Debian's python3 (scripts/install-tools.sh): the unprivileged PostgreSQL user runs it
+PATRONI = TOOLS_BIN.parent / "patroni" / "bin" / "patroni"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 SERVICE_NAME = "mutiroes-api"
 PG_USER = os.environ.get("MUTIROES_CLUSTER_PG_USER", "nobody")
 CONSUL_PORT_NAMES = ("consul_dns", "consul_serf_lan", "consul_serf_wan", "consul_server", "consul_grpc")
+# the high-availability tier (two Patroni nodes, Redis master + replica + three Sentinels) unless this says 0
+HA_DEFAULT = os.environ.get("MUTIROES_CLUSTER_HA", "1") != "0"
+PG_NODES = ("pg-1", "pg-2")
+REDIS_NODES = ("redis-1", "redis-2")
+SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
+PATRONI_SCOPE = "mutiroes"  # the Patroni cluster, its keys in Consul and the service it registers
+REDIS_MASTER_NAME = "mutiroes"
 
 
 # Shorter than production's defaults, so that on one machine a fault heals within seconds (the fault-injection
 # tests rely on them; a cluster's extra_env overrides any of them):
-# - an open circuit tries its dependency again after 10 s (production: 60 s), so readiness turns green, Consul
-#   passes the replicas and nginx routes them again well within 30 s of a database coming back;
+# - an open circuit tries its dependency again after 5 s (production: 15 s), so readiness turns green, Consul
+#   passes the replicas and nginx routes them again well within 30 s of a database coming back, and the first
+#   write after a failover comes within seconds of the new primary;
 # - a job failing on SMTP is retried after 2, 4, 8, 15 and 30 s: about a minute of outage is absorbed;
 # - the outbox relay of each worker looks for rows Redis could not take every 2 s (production: 10 s).
 CLUSTER_DEFAULTS = {
-    "MUTIROES_BREAKER_RESET_SECONDS": "10",
+    "MUTIROES_BREAKER_RESET_SECONDS": "5",
     "MUTIROES_JOB_RETRY_INTERVALS": "2,4,8,15,30",
     "MUTIROES_OUTBOX_RELAY_INTERVAL_SECONDS": "2",
 }
@@ -43,10 +54,20 @@ class State:
     workers: int
     secret_key: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    ha: bool = False
+    redis_password: str = ""
 
     @property
     def backends(self) -> int:
         return len(self.api_ports)
+
+    @property
+    def pg_ports(self) -> list[int]:
+        return [self.ports[name] for name in PG_NODES] if self.ha else [self.ports["postgres"]]
+
+    @property
+    def redis_ports(self) -> list[int]:
+        return [self.ports[name] for name in REDIS_NODES] if self.ha else [self.ports["redis"]]
 
 
 class Layout:
@@ -90,22 +111,26 @@ class Layout:
     def urls(self, state: State | None = None) -> dict[str, str]:
         state = state or self.load()
         p = state.ports
-        return {
+        # with two nodes, libpq tries each and keeps the one that accepts writes: the primary, wherever it is now
+        hosts = "&".join(f"host=127.0.0.1:{port}" for port in state.pg_ports)
+        urls = {
             "api": f"http://127.0.0.1:{p['nginx']}",
             "consul": f"http://127.0.0.1:{p['consul_http']}",
             "consul_ui": f"http://127.0.0.1:{p['consul_http']}/ui/",
-            "database": f"postgresql+psycopg2://mutiroes@127.0.0.1:{p['postgres']}/mutiroes",
-            "redis": f"redis://127.0.0.1:{p['redis']}/0",
+            "database": f"postgresql+psycopg2://mutiroes@/mutiroes?{hosts}&target_session_attrs=read-write",
+            "redis": f"redis://127.0.0.1:{state.redis_ports[0]}/0",
             "smtp": f"127.0.0.1:{p['smtp']}",
             "rq_dashboard": f"http://127.0.0.1:{p['nginx']}/rq/",
         }
+        if "prometheus" in p:
+            urls["prometheus"] = f"http://127.0.0.1:{p['prometheus']}/"
+        return urls
 
     def app_env(self, state: State) -> dict[str, str]:
         """The MUTIROES_* settings every API replica and worker of this cluster runs with."""
         urls = self.urls(state)
         env = {
             "MUTIROES_DATABASE_URL": urls["database"],
-            "MUTIROES_REDIS_URL": urls["redis"],
             "MUTIROES_SECRET_KEY": state.secret_key,
             "MUTIROES_CONSUL_HTTP_ADDR": f"127.0.0.1:{state.ports['consul_http']}",
             "MUTIROES_SERVICE_NAME": SERVICE_NAME,
@@ -117,6 +142,13 @@ class Layout:
             "MUTIROES_SMTP_PORT": str(state.ports["smtp"]),
             **CLUSTER_DEFAULTS,
         }
+        if state.redis_password:
+            env["MUTIROES_REDIS_PASSWORD"] = state.redis_password
+        if state.ha:
+            env["MUTIROES_REDIS_SENTINELS"] = ",".join(f"127.0.0.1:{state.ports[name]}" for name in SENTINELS)
+            env["MUTIROES_REDIS_MASTER_NAME"] = REDIS_MASTER_NAME
+        else:
+            env["MUTIROES_REDIS_URL"] = urls["redis"]
         env.update(state.extra_env)
         return env
 

@@ -7,8 +7,10 @@ something did not come up, with a message an operator can act on.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import time
+from pathlib import Path
 
 
 class ClusterError(RuntimeError):
@@ -37,3 +39,33 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.1)
     raise ClusterError(f"nothing listening on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descended from it (read from /proc), parents before children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # the command name is in parentheses and may hold spaces: the fields after it are fixed
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop(0)
+        tree.append(current)
+        pending.extend(children.get(current, []))
+    return tree
+
+
+def signal_tree(pid: int, signum: int) -> list[int]:
+    """Send ``signum`` to ``pid`` and all its descendants; returns the pids signalled."""
+    signalled = []
+    for member in process_tree(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signum)
+            signalled.append(member)
+    return signalled

@@ -12,7 +12,24 @@ import shutil
 import string
 import sys
 
-from cluster.layout import NGINX, PG_BIN, PG_USER, ROOT, SERVICE_NAME, TOOLS_BIN, Layout, State
+from cluster import ha
+from cluster.layout import (
+    NGINX,
+    PATRONI,
+    PG_BIN,
+    PG_NODES,
+    PG_USER,
+    PROMETHEUS,
+    REDIS_NODES,
+    ROOT,
+    SENTINELS,
+    SERVICE_NAME,
+    TOOLS_BIN,
+    Layout,
+    State,
+)
+
+PATRONI_PROGRAMS = ("patroni-1", "patroni-2")
 
 
 def _quote_env(env: dict[str, str]) -> str:
@@ -64,30 +81,67 @@ serverurl=unix://{run / "supervisor.sock"}
 """
     ]
     pg_options = {"user": PG_USER} if os.geteuid() == 0 else {}
-    sections.append(
-        program(
-            layout,
-            "postgres",
-            f"{PG_BIN / 'postgres'} -D {layout.dir / 'postgres' / 'data'} -p {p['postgres']} "
-            "-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 "
-            "-c shared_buffers=128MB -c fsync=off -c synchronous_commit=off",
-            priority=10,
-            stopsignal="INT",
-            stopwaitsecs=30,
-            autorestart="true",
-            **pg_options,
+    if state.ha:
+        for node, name in zip(PG_NODES, PATRONI_PROGRAMS, strict=True):
+            sections.append(
+                program(
+                    layout,
+                    name,
+                    f"sh {ROOT / 'docker' / 'patroni-node.sh'} {layout.dir / 'postgres' / node / 'patroni.yml'} "
+                    f"{layout.dir / 'postgres' / node / 'liveness-check.json'} 127.0.0.1:{p[name]}",
+                    priority=15,
+                    # Patroni stops its PostgreSQL (a fast shutdown) on TERM
+                    stopsignal="TERM",
+                    stopwaitsecs=40,
+                    autorestart="true",
+                    killasgroup="true",
+                    stopasgroup="true",
+                    env={"PATRONI": str(PATRONI), "CONSUL_HTTP_ADDR": f"127.0.0.1:{p['consul_http']}"},
+                    **pg_options,
+                )
+            )
+        for node in REDIS_NODES:
+            sections.append(
+                program(
+                    layout, node, f"redis-server {layout.dir / node / 'redis.conf'}", priority=10, autorestart="true"
+                )
+            )
+        for node in SENTINELS:
+            sections.append(
+                program(
+                    layout,
+                    node,
+                    f"redis-sentinel {layout.dir / node / 'sentinel.conf'}",
+                    priority=12,
+                    autorestart="true",
+                )
+            )
+    else:
+        sections.append(
+            program(
+                layout,
+                "postgres",
+                f"{PG_BIN / 'postgres'} -D {layout.dir / 'postgres' / 'data'} -p {p['postgres']} "
+                "-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 "
+                "-c shared_buffers=128MB -c fsync=off -c synchronous_commit=off",
+                priority=10,
+                stopsignal="INT",
+                stopwaitsecs=30,
+                autorestart="true",
+                **pg_options,
+            )
         )
-    )
-    sections.append(
-        program(
-            layout,
-            "redis",
-            f"redis-server --port {p['redis']} --bind 127.0.0.1 --dir {layout.dir / 'redis'} "
-            '--appendonly yes --appendfsync everysec --save "900 1 300 10 60 10000"',
-            priority=10,
-            autorestart="true",
+        sections.append(
+            program(
+                layout,
+                "redis",
+                f"redis-server --port {p['redis']} --bind 127.0.0.1 --dir {layout.dir / 'redis'} "
+                f"--requirepass {state.redis_password} "
+                '--appendonly yes --appendfsync everysec --save "900 1 300 10 60 10000"',
+                priority=10,
+                autorestart="true",
+            )
         )
-    )
     consul_ports = " ".join(
         f"-{flag}={p[name]}"
         for flag, name in (
@@ -103,7 +157,8 @@ serverurl=unix://{run / "supervisor.sock"}
             layout,
             "consul",
             f"{TOOLS_BIN / 'consul'} agent -dev -node=mutiroes-local -config-file={ROOT / 'consul' / 'dev.hcl'} "
-            f"-http-port={p['consul_http']} {consul_ports}",
+            + (f"-config-file={layout.dir / 'consul-checks.json'} " if state.ha else "")
+            + f"-http-port={p['consul_http']} {consul_ports}",
             priority=10,
             autorestart="true",
             stopsignal="INT",
@@ -128,6 +183,23 @@ serverurl=unix://{run / "supervisor.sock"}
             env={"MUTIROES_SERVICE_NAME": SERVICE_NAME},
             autorestart="true",
             stopsignal="INT",
+        )
+    )
+    # consul-template renders the replicas' targets from Consul and runs Prometheus, reloaded (SIGHUP) on a change
+    prometheus = (
+        f"{PROMETHEUS} --config.file={layout.dir / 'prometheus' / 'prometheus.yml'} "
+        f"--storage.tsdb.path={layout.dir / 'prometheus' / 'data'} --web.listen-address=127.0.0.1:{p['prometheus']}"
+    )
+    sections.append(
+        program(
+            layout,
+            "prometheus",
+            f"{TOOLS_BIN / 'consul-template'} -config={layout.dir / 'prometheus' / 'consul-template.hcl'} "
+            f'-exec-reload-signal=SIGHUP -exec-kill-signal=SIGTERM -exec "{prometheus}"',
+            priority=30,
+            env={"MUTIROES_SERVICE_NAME": SERVICE_NAME},
+            autorestart="true",
+            stopsignal="TERM",
         )
     )
     for index, name in enumerate(layout.api_programs(state)):
@@ -182,8 +254,23 @@ serverurl=unix://{run / "supervisor.sock"}
 
 def write_configs(layout: Layout, state: State) -> None:
     """Every file the programs read, from the repository's nginx/ and consul/ and the state's ports."""
-    for sub in ("logs", "run", "redis", "media", "mail", "instance", "nginx/logs", "nginx/run", "nginx/tmp"):
+    folders = ("logs", "run", "redis", "media", "mail", "instance", "nginx/logs", "nginx/run", "nginx/tmp")
+    for sub in (*folders, "prometheus/data", "prometheus/targets"):
         (layout.dir / sub).mkdir(parents=True, exist_ok=True)
+    prometheus_paths = {
+        "CONSUL_HTTP_ADDR": f"127.0.0.1:{state.ports['consul_http']}",
+        "TEMPLATE_DIR": str(ROOT / "prometheus"),
+        "PROMETHEUS_CONFIG_DIR": str(ROOT / "prometheus"),
+        "PROMETHEUS_TARGETS_DIR": str(layout.dir / "prometheus" / "targets"),
+    }
+    for name in ("prometheus.yml", "consul-template.hcl"):
+        template = string.Template((ROOT / "prometheus" / name).read_text())
+        (layout.dir / "prometheus" / name).write_text(template.substitute(prometheus_paths))
+    targets = layout.dir / "prometheus" / "targets" / "api.json"
+    if not targets.exists():
+        targets.write_text("[]\n")
+    if state.ha:
+        ha.write_configs(layout, state)
     for name in ("nginx.conf", "security_headers.conf"):
         shutil.copyfile(ROOT / "nginx" / name, layout.nginx_prefix / name)
     (layout.nginx_prefix / "listen.conf").write_text(f"listen 127.0.0.1:{state.ports['nginx']};\n")

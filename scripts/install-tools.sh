@@ -4,8 +4,8 @@
 #    private sources list and state dir, so the system's apt sources are never changed) and consul-template
 #    (`go install` of a pinned version);
 #  - from Debian (bookworm, the system's sources): the PostgreSQL 15 server binaries (the tests start private
-#    instances), nginx, redis-server, supervisor, wrk and docker-compose (used only to validate
-#    docker-compose.distributed.yml statically; no Docker engine runs here).
+#    instances), nginx, redis-server and redis-sentinel, prometheus, supervisor and wrk.
+# Docker, docker-compose and the base image come from scripts/install-docker.sh.
 # A second run does nothing. TOOLS_DIR overrides the tools folder.
 set -euo pipefail
 
@@ -21,12 +21,14 @@ mkdir -p "$BIN"
 need=()
 PG_BIN=${MUTIROES_PG_BIN:-/usr/lib/postgresql/15/bin}
 { [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ]; } || need+=(postgresql-15)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need[*]} (run as root, or: apt-get install ${need[*]})" >&2
@@ -38,7 +40,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # Debian starts packaged daemons on install; the cluster runs its own private instances instead.
     if command -v service >/dev/null 2>&1; then
-        for svc in nginx redis-server supervisor postgresql; do service "$svc" stop >/dev/null 2>&1 || true; done
+        for svc in nginx redis-server redis-sentinel supervisor postgresql prometheus; do
+            service "$svc" stop >/dev/null 2>&1 || true
+        done
     fi
 fi
 
@@ -79,6 +83,18 @@ if ! "$BIN/consul-template" -version 2>&1 | grep -q "consul-template ${CONSUL_TE
         CGO_ENABLED=0 "$GO" install "github.com/hashicorp/consul-template@$CONSUL_TEMPLATE_VERSION"
 fi
 
+# --- Patroni for the local cluster's PostgreSQL nodes, in a venv of Debian's python3 ------------------------------
+# (PostgreSQL runs as an unprivileged user, who must be able to run Patroni: the project venv's interpreter may live
+# where that user cannot reach, such as /root/.pyenv)
+PATRONI_VERSION=$(sed -n 's/^patroni==\([^ ]*\).*/\1/p' "$ROOT/docker/patroni.lock")
+if ! "$TOOLS_DIR/patroni/bin/patroni" --version 2>/dev/null | grep -q "patroni $PATRONI_VERSION"; then
+    echo "installing Patroni $PATRONI_VERSION into $TOOLS_DIR/patroni"
+    rm -rf "$TOOLS_DIR/patroni"
+    /usr/bin/python3 -m venv "$TOOLS_DIR/patroni"
+    "$TOOLS_DIR/patroni/bin/pip" install --quiet --require-hashes -r "$ROOT/docker/patroni.lock"
+fi
+
 # sed reads to the end: `head -1` exits early and, under pipefail, the writer's SIGPIPE failed this script at random
 "$BIN/consul" version | sed -n 1p
 "$BIN/consul-template" -version 2>&1 | sed -n 1p
+"$TOOLS_DIR/patroni/bin/patroni" --version

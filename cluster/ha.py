@@ -1,0 +1,259 @@
+"""The high-availability tier of the local cluster: two PostgreSQL nodes run by Patroni with Consul as its store
+(synchronous replication: a commit is acknowledged once the standby has it), and Redis as a master, a replica and
+three Sentinels. Configuration files, the state as operators read it (leader, lag, master), and the drills that kill
+the current primary or master.
+
+Timings: Patroni's leader lock is a Consul session that depends on a 3 s TTL check of that node, which
+docker/patroni-node.sh passes every second while the node's Patroni answers: a dead or frozen primary's session is
+invalidated within about 3 s and the standby, watching the lock, promotes itself, so a failover takes a few seconds.
+Patroni's ``ttl`` (at least 20 s, which Consul doubles) is only the backstop for an agent that stopped running the
+check. Sentinels call a master down after 3 s without an answer and promote its replica a moment later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import time
+import urllib.request
+from pathlib import Path
+
+import redis as redis_lib
+
+from cluster.layout import PG_BIN, PG_NODES, PG_USER, REDIS_MASTER_NAME, REDIS_NODES, SENTINELS, Layout, State
+from cluster.processes import ClusterError
+
+PATRONI_TTL = 20
+PATRONI_LOOP_WAIT = 2
+PATRONI_RETRY_TIMEOUT = 3
+SENTINEL_DOWN_AFTER_MS = 3000
+SENTINEL_FAILOVER_TIMEOUT_MS = 10000
+
+
+def patroni_config(layout: Layout, state: State, node: str) -> dict:
+    """The Patroni configuration of one node (written as JSON, which is YAML)."""
+    index = PG_NODES.index(node)
+    root = layout.dir / "postgres" / node
+    rest = state.ports[f"patroni-{index + 1}"]
+    port = state.ports[node]
+    # local processes on loopback: trust, as the single-node variant does; the containers use passwords
+    hba = ["local all all trust", "host replication replicator 127.0.0.1/32 trust", "host all all 127.0.0.1/32 trust"]
+    return {
+        "scope": "mutiroes",
+        "namespace": "/service/",
+        "name": node,
+        "log": {"level": "INFO"},
+        "restapi": {"listen": f"127.0.0.1:{rest}", "connect_address": f"127.0.0.1:{rest}"},
+        "consul": {
+            "host": f"127.0.0.1:{state.ports['consul_http']}",
+            "register_service": True,
+            "service_check_interval": "2s",
+            # the leader lock lives as long as this node's Patroni answers (a check the agent runs every second),
+            # not only until its session TTL runs out: a dead or frozen primary is replaced in seconds
+            "checks": [liveness_check_id(node)],
+        },
+        "bootstrap": {
+            "dcs": {
+                "ttl": PATRONI_TTL,
+                "loop_wait": PATRONI_LOOP_WAIT,
+                "retry_timeout": PATRONI_RETRY_TIMEOUT,
+                "maximum_lag_on_failover": 1024 * 1024,
+                "synchronous_mode": True,
+                "primary_start_timeout": 0,
+                "postgresql": {
+                    "use_pg_rewind": True,
+                    "use_slots": True,
+                    "parameters": {
+                        "wal_level": "replica",
+                        "hot_standby": "on",
+                        "wal_log_hints": "on",
+                        "max_wal_senders": 10,
+                        "max_replication_slots": 10,
+                        "wal_keep_size": "128MB",
+                        "max_connections": 200,
+                        "shared_buffers": "128MB",
+                        # commits wait for the synchronous standby; fsync off keeps the 2-core test machine fast and
+                        # only matters if the machine itself loses power, which no local-cluster drill does
+                        "synchronous_commit": "on",
+                        "fsync": "off",
+                    },
+                },
+            },
+            "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}],
+            "pg_hba": hba,
+        },
+        "postgresql": {
+            "listen": f"127.0.0.1:{port}",
+            "connect_address": f"127.0.0.1:{port}",
+            "data_dir": str(root / "data"),
+            "bin_dir": str(PG_BIN),
+            "pgpass": str(root / "pgpass"),
+            "authentication": {
+                "superuser": {"username": "mutiroes", "password": "local-trust"},
+                "replication": {"username": "replicator", "password": "local-trust"},
+            },
+            "parameters": {"unix_socket_directories": str(root / "run")},
+            "pg_hba": hba,
+        },
+    }
+
+
+def liveness_check_id(node: str) -> str:
+    return f"patroni-{node}-alive"
+
+
+# how long a node's liveness check stays passing without being passed again (docker/patroni-node.sh passes it
+# every second while the node's Patroni answers)
+CHECK_TTL = "3s"
+
+
+def liveness_check(state: State, node: str) -> dict:
+    """The TTL check of one node, as the agent API takes it (initially passing)."""
+    return {"ID": liveness_check_id(node), "Name": f"Patroni {node} answers", "TTL": CHECK_TTL, "Status": "passing"}
+
+
+def consul_checks(state: State) -> dict:
+    """The same checks as an agent config file, so that a restarted (in-memory) dev agent has them again.
+
+    Patroni's sessions depend on them: Consul invalidates a session the moment its check turns critical, where a
+    session TTL alone is at least 20 s for Patroni and Consul doubles it.
+    """
+    return {
+        "checks": [
+            {"id": liveness_check_id(node), "name": f"Patroni {node} answers", "ttl": CHECK_TTL, "status": "passing"}
+            for node in PG_NODES
+        ]
+    }
+
+
+def write_configs(layout: Layout, state: State) -> None:
+    """Patroni's files (rewritten each start) and Redis' and the Sentinels' (written once: they keep their role)."""
+    owner = pwd.getpwnam(PG_USER) if os.geteuid() == 0 else None
+    (layout.dir / "consul-checks.json").write_text(json.dumps(consul_checks(state), indent=2))
+    for node in PG_NODES:
+        root = layout.dir / "postgres" / node
+        (root / "run").mkdir(parents=True, exist_ok=True)
+        config = root / "patroni.yml"
+        config.write_text(json.dumps(patroni_config(layout, state, node), indent=2))
+        check = root / "liveness-check.json"
+        check.write_text(json.dumps(liveness_check(state, node)))
+        if owner is not None:
+            for path in (layout.dir / "postgres", root, root / "run", config, check):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+    password = state.redis_password
+    first = state.ports[REDIS_NODES[0]]
+    for index, node in enumerate(REDIS_NODES):
+        folder = layout.dir / node
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "redis.conf"
+        if not config.exists():
+            lines = [
+                f"port {state.ports[node]}",
+                "bind 127.0.0.1",
+                f"dir {folder}",
+                f"requirepass {password}",
+                f"masterauth {password}",
+                "appendonly yes",
+                "appendfsync everysec",
+                "save 900 1 300 10 60 10000",
+            ]
+            if index > 0:
+                lines.append(f"replicaof 127.0.0.1 {first}")
+            config.write_text("\n".join(lines) + "\n")
+    for node in SENTINELS:
+        folder = layout.dir / node
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "sentinel.conf"
+        if not config.exists():
+            config.write_text(
+                "\n".join(
+                    [
+                        f"port {state.ports[node]}",
+                        "bind 127.0.0.1",
+                        f"dir {folder}",
+                        f"requirepass {password}",
+                        f"sentinel monitor {REDIS_MASTER_NAME} 127.0.0.1 {first} 2",
+                        f"sentinel auth-pass {REDIS_MASTER_NAME} {password}",
+                        f"sentinel down-after-milliseconds {REDIS_MASTER_NAME} {SENTINEL_DOWN_AFTER_MS}",
+                        f"sentinel failover-timeout {REDIS_MASTER_NAME} {SENTINEL_FAILOVER_TIMEOUT_MS}",
+                        f"sentinel parallel-syncs {REDIS_MASTER_NAME} 1",
+                    ]
+                )
+                + "\n"
+            )
+
+
+# -- the state as operators read it ---------------------------------------------------------------------------
+
+
+def patroni_members(state: State) -> list[dict]:
+    """Every PostgreSQL node as Patroni sees it: name, role (leader / sync_standby / replica), state, lag."""
+    for index in range(len(PG_NODES)):
+        url = f"http://127.0.0.1:{state.ports[f'patroni-{index + 1}']}/cluster"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return json.loads(response.read())["members"]
+        except (OSError, ValueError, KeyError):
+            continue
+    return []
+
+
+def pg_leader(state: State) -> tuple[str, int] | None:
+    """(node, port) of the PostgreSQL primary right now, or None while there is none."""
+    for member in patroni_members(state):
+        if member.get("role") == "leader" and member.get("state") == "running":
+            return member["name"], int(member["port"])
+    return None
+
+
+def redis_master(state: State) -> int | None:
+    """The port of the Redis master the Sentinels agree on, or None when none of them answers."""
+    for node in SENTINELS:
+        client = redis_lib.Redis(
+            port=state.ports[node], password=state.redis_password, socket_timeout=1, socket_connect_timeout=1
+        )
+        try:
+            address = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", REDIS_MASTER_NAME)
+        except redis_lib.RedisError:
+            continue
+        finally:
+            client.close()
+        if address:
+            return int(address[1])
+    return None
+
+
+def node_for_port(state: State, names: tuple[str, ...], port: int) -> str:
+    for name in names:
+        if state.ports[name] == port:
+            return name
+    raise ClusterError(f"no node of {names} on port {port}")
+
+
+def describe(state: State) -> dict:
+    """What `make status` prints of the HA tier: the PostgreSQL leader, each node's role and lag, the Redis master."""
+    members = patroni_members(state)
+    master = redis_master(state)
+    return {
+        "postgres": [
+            {key: member.get(key) for key in ("name", "role", "state", "lag", "timeline", "port")} for member in members
+        ],
+        "postgres_leader": next((m["name"] for m in members if m.get("role") == "leader"), None),
+        "redis_master": node_for_port(state, REDIS_NODES, master) if master else None,
+    }
+
+
+def wait_for_leader(state: State, timeout: float) -> tuple[str, int]:
+    """Until a PostgreSQL primary runs (a fresh cluster bootstraps one, a failover promotes one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        leader = pg_leader(state)
+        if leader is not None:
+            return leader
+        time.sleep(0.5)
+    raise ClusterError(f"no PostgreSQL primary after {timeout:.0f}s; see the patroni-N logs")
+
+
+def pg_data_dirs(layout: Layout) -> list[Path]:
+    return [layout.dir / "postgres" / node / "data" for node in PG_NODES]
