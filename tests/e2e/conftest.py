@@ -10,6 +10,7 @@ import shutil
 import tempfile
 
 import pytest
+import sqlalchemy as sa
 
 from cluster import TOOLS_BIN, Cluster
 
@@ -58,3 +59,20 @@ def cluster():
         instance.down(purge=not keep)
         if not keep:
             shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def port(cluster) -> int:
+    return cluster.load().ports["nginx"]
+
+
+@pytest.fixture(scope="module")
+def sql(cluster):
+    engine = sa.create_engine(cluster.urls()["database"], pool_pre_ping=True)
+
+    def run(statement: str, **params) -> list:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(statement), params).all()
+
+    yield run
+    engine.dispose()

@@ -3,14 +3,13 @@
 Each test prints a one-line report (requests sent, failures, worst latency, time to recover, e-mails lost or
 duplicated; also repeated at the end of the run) and asserts on those numbers. The Consul agent restart is covered
 in test_cluster.py (test_replicas_serve_while_consul_is_down_and_register_again_by_themselves), under load and
-with the same report. Timings the cluster runs with (cluster.CLUSTER_DEFAULTS): breakers try again after 10 s,
+with the same report; the failovers of the high-availability tier are in test_ha.py. Timings the cluster runs with
+(cluster.CLUSTER_DEFAULTS): breakers try again after 5 s,
 jobs retry after 2, 4, 8, 15 and 30 s, the outbox relay runs every 2 s; nginx gives a replica 5 s to answer.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import email
 import http.client
 import itertools
 import json
@@ -19,167 +18,29 @@ import signal
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from tests.e2e.conftest import report
+from tests.e2e.helpers import (
+    CATEGORIES,
+    EVENTS,
+    PASSWORD,
+    READ_TIMEOUT,
+    account,
+    bearer,
+    create_event,
+    fresh_ip,
+    mail_losses,
+    mailbox,
+    register,
+    timed_request,
+    wait_for,
+    wait_for_mail,
+)
 from tests.e2e.load import Load, Result, get, idempotent, request
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "mutirao-resiliente-42"
-CATEGORIES = "/api/events/categories/"
-EVENTS = "/api/events/"
-READ_TIMEOUT = 5.0  # nginx's proxy_read_timeout
-_ips = itertools.count(1)
-
-
-def fresh_ip() -> str:
-    """A loopback source address of its own: nginx allows 10 registrations or logins a minute per address."""
-    n = next(_ips)
-    return f"127.0.{100 + n // 250}.{n % 250 + 1}"
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
-
-
-@pytest.fixture(scope="module")
-def port(cluster) -> int:
-    return cluster.load().ports["nginx"]
-
-
-@pytest.fixture(scope="module")
-def sql(cluster):
-    engine = sa.create_engine(cluster.urls()["database"], pool_pre_ping=True)
-
-    def run(statement: str, **params) -> list:
-        with engine.connect() as connection:
-            return connection.execute(sa.text(statement), params).all()
-
-    yield run
-    engine.dispose()
-
-
-# --- accounts, events, mail ----------------------------------------------------------------------------------
-
-
-def register(port: int, username: str, log: list[Result] | None = None) -> int:
-    started = time.monotonic()
-    status, headers, _ = request(
-        port,
-        "POST",
-        "/api/users/register/",
-        body={
-            "username": username,
-            "email": f"{username}@example.org",
-            "password": PASSWORD,
-            "password_confirm": PASSWORD,
-        },
-        source_ip=fresh_ip(),
-    )
-    if log is not None:
-        result = Result("POST", "/api/users/register/", status, retry_after=headers.get("retry-after"))
-        result.started, result.elapsed = started, time.monotonic() - started
-        log.append(result)
-    return status
-
-
-def login(port: int, username: str) -> dict:
-    status, _, tokens = request(
-        port,
-        "POST",
-        "/api/token/",
-        body={"email": f"{username}@example.org", "password": PASSWORD},
-        source_ip=fresh_ip(),
-    )
-    assert status == 200, (status, tokens)
-    return tokens
-
-
-def account(port: int, username: str) -> dict:
-    assert register(port, username) == 201
-    return {"username": username, "email": f"{username}@example.org", **login(port, username)}
-
-
-def bearer(tokens: dict) -> dict:
-    return {"Authorization": f"Bearer {tokens['access']}"}
-
-
-def create_event(port: int, organizer: dict, **fields) -> int:
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
-    body = {
-        "title": "Mutirão de limpeza do mangue",
-        "description": "Retirada de lixo do mangue com a comunidade.",
-        "category": 1,
-        "address": "Rua do Porto, 10",
-        "city": "Santos",
-        "state": "SP",
-        "latitude": -23.96,
-        "longitude": -46.33,
-        "start_date": start.isoformat(),
-        "end_date": (start + dt.timedelta(hours=3)).isoformat(),
-        "max_participants": 500,
-        **fields,
-    }
-    status, _, event = request(port, "POST", EVENTS, body=body, headers=bearer(organizer), source_ip=fresh_ip())
-    assert status == 201, event
-    return event["id"]
-
-
-def mailbox(cluster) -> tuple[Counter, Counter]:
-    """(messages per recipient, messages per Message-ID) in the SMTP sink's folder."""
-    recipients, message_ids = Counter(), Counter()
-    for path in Path(cluster.dir / "mail").glob("*.eml"):
-        message = email.message_from_bytes(path.read_bytes())
-        recipients[message["X-Sink-Rcpt-To"].strip().lower()] += 1
-        message_ids[message["Message-ID"]] += 1
-    return recipients, message_ids
-
-
-def wait_for_mail(cluster, expected: set[str], timeout: float) -> float | None:
-    """Seconds until every expected recipient had a message, or None when some never got one."""
-    started = time.monotonic()
-    arrived = wait_for(lambda: all(mailbox(cluster)[0][r] for r in expected), timeout=timeout, interval=0.5)
-    return time.monotonic() - started if arrived else None
-
-
-def mail_losses(cluster, expected: set[str]) -> tuple[int, int]:
-    """(recipients with no message, extra copies of any message): both must be 0.
-
-    A message's Message-ID is derived from its delivery key (kind, ids, recipient), so a second copy of the same
-    message has the same id; a recipient may legitimately get several different messages (a welcome, then a
-    confirmation for each join).
-    """
-    recipients, message_ids = mailbox(cluster)
-    lost = sum(1 for r in expected if recipients[r] == 0)
-    duplicated = sum(count - 1 for count in message_ids.values() if count > 1)
-    return lost, duplicated
-
-
-def timed_request(log: list[Result], port: int, method: str, path: str, **kwargs):
-    started = time.monotonic()
-    status, headers, body = request(port, method, path, **kwargs)
-    log.append(
-        Result(
-            method,
-            path,
-            status,
-            retry_after=headers.get("retry-after"),
-            started=started,
-            elapsed=time.monotonic() - started,
-        )
-    )
-    return status, headers, body
-
 
 # --- PostgreSQL ----------------------------------------------------------------------------------------------
 
@@ -230,10 +91,10 @@ def test_postgres_stopped_for_20s_under_load_answers_fast_recovers_and_writes_no
 
     with Load(port, "127.0.0.21", steps=steps, threads=3, pause=0.1) as load:
         time.sleep(2)
-        cluster.supervisorctl("stop", "postgres")
+        cluster.supervisorctl("stop", *cluster.database_programs())
         down_at = time.monotonic()
         time.sleep(20)
-        cluster.supervisorctl("start", "postgres")
+        cluster.supervisorctl("start", *cluster.database_programs())
         up_at = time.monotonic()
 
         def recovered() -> bool:
@@ -327,7 +188,7 @@ def test_redis_stopped_registrations_and_joins_succeed_mail_arrives_once_and_rev
     assert status == 204
     log: list[Result] = []
 
-    cluster.supervisorctl("stop", "redis")
+    cluster.supervisorctl("stop", *cluster.redis_programs())
     down_at = time.monotonic()
     try:
         new_users = [f"rd_new{i}" for i in range(3)]
@@ -383,7 +244,7 @@ def test_redis_stopped_registrations_and_joins_succeed_mail_arrives_once_and_rev
         still_routed = cluster.upstream() == cluster.endpoints(state)
         readiness = request(replica_port, "GET", "/readiness/")
     finally:
-        cluster.supervisorctl("start", "redis")
+        cluster.supervisorctl("start", *cluster.redis_programs())
     up_at = time.monotonic()
 
     expected_mail = {f"{name}@example.org" for name in new_users}
