@@ -24,9 +24,9 @@ import redis as redis_lib
 from cluster.layout import PG_BIN, PG_NODES, PG_USER, REDIS_MASTER_NAME, REDIS_NODES, SENTINELS, Layout, State
 from cluster.processes import ClusterError
 
-PATRONI_TTL = 20
-PATRONI_LOOP_WAIT = 2
-PATRONI_RETRY_TIMEOUT = 3
+# Patroni's cluster-wide settings (ttl, loop_wait, synchronous_mode, PostgreSQL parameters): one file for the
+# local cluster and the postgres image
+DCS_FILE = Path(__file__).resolve().parent.parent / "docker" / "patroni-dcs.json"
 SENTINEL_DOWN_AFTER_MS = 3000
 SENTINEL_FAILOVER_TIMEOUT_MS = 10000
 
@@ -54,32 +54,7 @@ def patroni_config(layout: Layout, state: State, node: str) -> dict:
             "checks": [liveness_check_id(node)],
         },
         "bootstrap": {
-            "dcs": {
-                "ttl": PATRONI_TTL,
-                "loop_wait": PATRONI_LOOP_WAIT,
-                "retry_timeout": PATRONI_RETRY_TIMEOUT,
-                "maximum_lag_on_failover": 1024 * 1024,
-                "synchronous_mode": True,
-                "primary_start_timeout": 0,
-                "postgresql": {
-                    "use_pg_rewind": True,
-                    "use_slots": True,
-                    "parameters": {
-                        "wal_level": "replica",
-                        "hot_standby": "on",
-                        "wal_log_hints": "on",
-                        "max_wal_senders": 10,
-                        "max_replication_slots": 10,
-                        "wal_keep_size": "128MB",
-                        "max_connections": 200,
-                        "shared_buffers": "128MB",
-                        # commits wait for the synchronous standby; fsync off keeps the 2-core test machine fast and
-                        # only matters if the machine itself loses power, which no local-cluster drill does
-                        "synchronous_commit": "on",
-                        "fsync": "off",
-                    },
-                },
-            },
+            "dcs": bootstrap_dcs(),
             "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}],
             "pg_hba": hba,
         },
@@ -99,6 +74,14 @@ def patroni_config(layout: Layout, state: State, node: str) -> dict:
     }
 
 
+def bootstrap_dcs() -> dict:
+    """docker/patroni-dcs.json, with fsync off: the 2-core machine the local cluster runs on stays fast, and only a
+    power loss of the machine itself (which no drill does) could lose a commit the standby had not flushed."""
+    dcs = json.loads(DCS_FILE.read_text())
+    dcs["postgresql"]["parameters"]["fsync"] = "off"
+    return dcs
+
+
 def liveness_check_id(node: str) -> str:
     return f"patroni-{node}-alive"
 
@@ -106,22 +89,45 @@ def liveness_check_id(node: str) -> str:
 # how long a node's liveness check stays passing without being passed again (docker/patroni-node.sh passes it
 # every second while the node's Patroni answers)
 CHECK_TTL = "3s"
+# the check belongs to a service of its own: a critical node-level check would mark every service of the agent's
+# node critical, the API replicas registered on the same agent included
+LIVENESS_SERVICE = "patroni-liveness"
 
 
-def liveness_check(state: State, node: str) -> dict:
-    """The TTL check of one node, as the agent API takes it (initially passing)."""
-    return {"ID": liveness_check_id(node), "Name": f"Patroni {node} answers", "TTL": CHECK_TTL, "Status": "passing"}
+def liveness_service(state: State, node: str) -> dict:
+    """The liveness service of one node with its TTL check, as the agent API takes it (initially passing)."""
+    return {
+        "ID": f"patroni-{node}",
+        "Name": LIVENESS_SERVICE,
+        "Check": {
+            "CheckID": liveness_check_id(node),
+            "Name": f"Patroni {node} answers",
+            "TTL": CHECK_TTL,
+            "Status": "passing",
+        },
+    }
 
 
 def consul_checks(state: State) -> dict:
-    """The same checks as an agent config file, so that a restarted (in-memory) dev agent has them again.
+    """The same services as an agent config file, so that a restarted (in-memory) dev agent has them again.
 
-    Patroni's sessions depend on them: Consul invalidates a session the moment its check turns critical, where a
-    session TTL alone is at least 20 s for Patroni and Consul doubles it.
+    Patroni's sessions depend on the checks: Consul invalidates a session the moment its check turns critical,
+    where a session TTL alone is at least 20 s for Patroni and Consul doubles it.
     """
     return {
-        "checks": [
-            {"id": liveness_check_id(node), "name": f"Patroni {node} answers", "ttl": CHECK_TTL, "status": "passing"}
+        "services": [
+            {
+                "id": f"patroni-{node}",
+                "name": LIVENESS_SERVICE,
+                "checks": [
+                    {
+                        "id": liveness_check_id(node),
+                        "name": f"Patroni {node} answers",
+                        "ttl": CHECK_TTL,
+                        "status": "passing",
+                    }
+                ],
+            }
             for node in PG_NODES
         ]
     }
@@ -137,7 +143,7 @@ def write_configs(layout: Layout, state: State) -> None:
         config = root / "patroni.yml"
         config.write_text(json.dumps(patroni_config(layout, state, node), indent=2))
         check = root / "liveness-check.json"
-        check.write_text(json.dumps(liveness_check(state, node)))
+        check.write_text(json.dumps(liveness_service(state, node)))
         if owner is not None:
             for path in (layout.dir / "postgres", root, root / "run", config, check):
                 os.chown(path, owner.pw_uid, owner.pw_gid)

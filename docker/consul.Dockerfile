@@ -14,9 +14,9 @@ RUN set -eux; \
     useradd --system --uid 10002 --home-dir /consul --create-home consul; \
     mkdir -p /consul/data /consul/config; chown -R consul:consul /consul
 COPY consul/server.hcl /consul/config/server.hcl
+COPY docker/consul-entrypoint.sh /usr/local/bin/consul-entrypoint
 USER consul
 EXPOSE 8500 8301 8300
-HEALTHCHECK --interval=5s --timeout=3s --retries=10 \
-    CMD curl -fsS http://127.0.0.1:8500/v1/status/leader | grep -q ':'
-ENTRYPOINT ["consul"]
-CMD ["agent", "-config-dir=/consul/config"]
+HEALTHCHECK --interval=5s --timeout=3s --retries=10 CMD consul-entrypoint healthcheck
+ENTRYPOINT ["consul-entrypoint"]
+CMD ["agent"]

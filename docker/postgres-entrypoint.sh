@@ -1,6 +1,9 @@
 #!/bin/sh
-# postgres-entrypoint server        initialise the data folder when it is empty, then run PostgreSQL
-# postgres-entrypoint healthcheck   the server accepts connections and answers a query
+# postgres-entrypoint patroni          one node of the Patroni pair: its configuration from the environment
+#                                      (docker/patroni-config.py), then Patroni behind its liveness check
+# postgres-entrypoint server           a lone server: initialise the data folder when it is empty, then run it
+# postgres-entrypoint healthcheck      the server accepts connections and answers a query (primary or standby)
+# postgres-entrypoint create-database  Patroni's post_init: the app's database, once, on the first primary
 set -eu
 PGDATA=${PGDATA:-/var/lib/postgresql/data}
 USER_NAME=${POSTGRES_USER:-mutiroes}
@@ -37,15 +40,33 @@ initialise() {
     "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
 }
 
-case "${1:-server}" in
+case "${1:-patroni}" in
+    patroni)
+        shift || true
+        home=/var/lib/postgresql
+        if [ -n "${CONSUL_HTTP_TOKEN_FILE:-}" ]; then
+            CONSUL_HTTP_TOKEN=$(cat "$CONSUL_HTTP_TOKEN_FILE")
+            export CONSUL_HTTP_TOKEN
+        fi
+        python3 /usr/local/lib/patroni-config.py "$home"
+        exec patroni-node "$home/patroni.yml" "$home/liveness-check.json" 127.0.0.1:8008
+        ;;
+    create-database)
+        # Patroni passes a connection URL of the superuser
+        exec psql -qtA "$2" -c "CREATE DATABASE \"$DB_NAME\""
+        ;;
     server)
         shift || true
         [ -s "$PGDATA/PG_VERSION" ] || initialise
         exec "$PG_BIN/postgres" -D "$PGDATA" "$@"
         ;;
     healthcheck)
-        "$PG_BIN/pg_isready" -q -U "$USER_NAME" -d "$DB_NAME" \
-            && psql -qtA -U "$USER_NAME" -d "$DB_NAME" -c 'select 1' >/dev/null
+        if [ -f /var/lib/postgresql/patroni.yml ]; then
+            # Patroni's own answer: 200 while its PostgreSQL runs, primary or standby
+            exec curl -fsS -o /dev/null -m 2 http://127.0.0.1:8008/health
+        fi
+        "$PG_BIN/pg_isready" -q -h /var/run/postgresql -U "$USER_NAME" -d "$DB_NAME" \
+            && psql -qtA -h /var/run/postgresql -U "$USER_NAME" -d "$DB_NAME" -c 'select 1' >/dev/null
         ;;
     *)
         exec "$@"

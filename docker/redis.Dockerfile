@@ -1,4 +1,5 @@
-# Redis 7 and Sentinel as Debian 12 ships them.
+# Redis 7 and Sentinel as Debian 12 ships them: `redis-entrypoint server` (master or replica) or
+# `redis-entrypoint sentinel`.
 FROM debian:bookworm-slim
 RUN set -eux; \
     apt-get update; \

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TAG=${1:-${MUTIROES_IMAGE_TAG:-latest}}
 shift || true
 IMAGES=("$@")
-[ ${#IMAGES[@]} -gt 0 ] || IMAGES=(consul postgres redis prometheus gateway app)
+[ ${#IMAGES[@]} -gt 0 ] || IMAGES=(consul postgres redis gateway prometheus app)
 cd "$ROOT"
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     cp /etc/ssl/certs/ca-certificates.crt docker/build-certs/ca-certificates.crt

@@ -5,7 +5,7 @@
 #   scripts/stack.sh MODE VERB [ARGS]      MODE: compose | swarm
 #   secrets | build | up | down | status | health | logs [SERVICE] | info | mail
 #   scale-backends N | scale-workers N | restart-backends | migrate | populate | createsuperuser USER EMAIL
-#   backup-db FILE | restore-db FILE
+#   backup-db FILE | restore-db FILE | fail TARGET (db-primary | redis-master | replica | worker)
 #
 # Settings (environment, or .env): MUTIROES_STACK (project/stack name, default mutiroes), MUTIROES_IMAGE_TAG,
 # MUTIROES_SECRETS_DIR, MUTIROES_HTTP_PORT, MUTIROES_CONSUL_PORT, MUTIROES_PROMETHEUS_PORT, MUTIROES_BACKENDS,
@@ -65,6 +65,10 @@ random_secret() {
     python3 -c 'import secrets; print(secrets.token_urlsafe(48), end="")'
 }
 
+random_uuid() { # Consul wants its tokens' secret IDs as UUIDs
+    python3 -c 'import uuid; print(uuid.uuid4(), end="")'
+}
+
 ensure_secrets() {
     local dir=$MUTIROES_SECRETS_DIR
     mkdir -p "$dir"
@@ -74,9 +78,18 @@ ensure_secrets() {
     if [ ! -s "$dir/postgres_password" ]; then
         printf '%s' "${POSTGRES_PASSWORD:-$(random_secret)}" >"$dir/postgres_password"
     fi
+    local name
+    for name in postgres_replication_password redis_password; do
+        [ -s "$dir/$name" ] || random_secret >"$dir/$name"
+    done
+    for name in consul_master_token consul_register_token consul_patroni_token consul_read_token; do
+        [ -s "$dir/$name" ] || random_uuid >"$dir/$name"
+    done
     local password
     password=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read(), safe=""), end="")' "$dir/postgres_password")
-    printf 'postgresql+psycopg2://mutiroes:%s@postgres:5432/mutiroes' "$password" >"$dir/mutiroes_database_url"
+    # both Patroni nodes; libpq keeps the one that accepts writes, so a failover needs no change here
+    printf 'postgresql+psycopg2://mutiroes:%s@/mutiroes?host=pg-1:5432&host=pg-2:5432&target_session_attrs=read-write' \
+        "$password" >"$dir/mutiroes_database_url"
 }
 
 ensure_swarm() {
@@ -85,6 +98,10 @@ ensure_swarm() {
         docker swarm init --advertise-addr "${MUTIROES_SWARM_ADVERTISE_ADDR:-127.0.0.1}" >/dev/null
     fi
 }
+
+SERVICES="consul pg-1 pg-2 redis-1 redis-2 sentinel-1 sentinel-2 sentinel-3 gateway backend worker scheduler smtp-sink prometheus"
+PG_NODES="pg-1 pg-2"
+SENTINEL_NODES="sentinel-1 sentinel-2 sentinel-3"
 
 # every container of the stack healthy (or, for the one-shot, exited 0), within MUTIROES_UP_TIMEOUT seconds
 wait_healthy() {
@@ -111,7 +128,7 @@ expected_count() {
 
 unhealthy() {
     local service ids id state count
-    for service in consul postgres redis gateway backend worker scheduler smtp-sink prometheus; do
+    for service in $SERVICES; do
         ids=$(containers "$service")
         count=$(echo "$ids" | grep -c . || true)
         if [ "$count" -lt "$(expected_count "$service")" ]; then
@@ -138,8 +155,126 @@ migrate_state() {
     fi
 }
 
-consul_api() {
-    docker exec "$(one_container consul)" curl -fsS "http://127.0.0.1:8500$1"
+consul_api() { # with the read token: ACLs deny anonymous reads
+    docker exec "$(one_container consul)" sh -c \
+        'curl -fsS -H "X-Consul-Token: $(cat /run/secrets/consul_read_token)" "http://127.0.0.1:8500$0"' "$1"
+}
+
+# Patroni's view of the pair (GET /cluster of any node that answers)
+patroni_cluster() {
+    local node id
+    for node in $PG_NODES; do
+        id=$(containers "$node" | head -n 1)
+        [ -n "$id" ] || continue
+        docker exec "$id" curl -fsS -m 2 http://127.0.0.1:8008/cluster 2>/dev/null && return 0
+    done
+    return 1
+}
+
+pg_leader() { # the node holding the leader lock, e.g. pg-1 (empty while there is none)
+    patroni_cluster | python3 -c '
+import json, sys
+print(next((m["name"] for m in json.load(sys.stdin)["members"] if m["role"] == "leader" and m["state"] == "running"), ""))' \
+        2>/dev/null || true
+}
+
+redis_master() { # the node the Sentinels name as master, e.g. redis-2
+    local node id
+    for node in $SENTINEL_NODES; do
+        id=$(containers "$node" | head -n 1)
+        [ -n "$id" ] || continue
+        docker exec "$id" sh -c 'REDISCLI_AUTH=$(cat /run/secrets/redis_password) timeout 2 redis-cli -p 26379 --raw \
+            sentinel get-master-addr-by-name mutiroes | head -n 1' 2>/dev/null | grep . && return 0
+    done
+    return 1
+}
+
+wait_until() { # wait_until SECONDS COMMAND...: until COMMAND succeeds; prints the seconds it took, or fails
+    local timeout=$1 started now
+    shift
+    started=$(date +%s%N)
+    until "$@" >/dev/null 2>&1; do
+        now=$(date +%s%N)
+        (( (now - started) / 1000000000 < timeout )) || return 1
+        sleep 0.5
+    done
+    now=$(date +%s%N)
+    printf '%d.%d' $(( (now - started) / 1000000000 )) $(( (now - started) / 100000000 % 10 ))
+}
+
+replica_of_master() { # the node answers as a replica of the current master, its link up
+    local id
+    id=$(containers "$1" | head -n 1)
+    [ -n "$id" ] && docker exec "$id" sh -c 'REDISCLI_AUTH=$(cat /run/secrets/redis_password) timeout 2 redis-cli info replication' \
+        | tr -d '\r' | grep -qx 'master_link_status:up'
+}
+
+leader_is_not() { local now; now=$(pg_leader); [ -n "$now" ] && [ "$now" != "$1" ]; }
+master_is_not() { local now; now=$(redis_master); [ -n "$now" ] && [ "$now" != "$1" ]; }
+synced_standby() { # the node is the synchronous standby again, streaming
+    patroni_cluster | python3 -c '
+import json, sys
+ok = any(m["name"] == sys.argv[1] and m["role"] == "sync_standby" and m["state"] == "streaming"
+         for m in json.load(sys.stdin)["members"])
+sys.exit(0 if ok else 1)' "$1"
+}
+
+# kill -9 every process of a container, as a crash would; `docker kill` also counts as an operator's stop, so the
+# restart policy leaves it down until `docker start` (swarm replaces the task instead)
+kill_container() {
+    docker kill -s KILL "$1" >/dev/null
+}
+
+# a node that died stays down until its peer took over (a machine that crashed does not come back at once), then
+# comes back as it would after a reboot
+bring_back() {
+    if [ "$MODE" = compose ]; then
+        docker start "$1" >/dev/null
+    fi
+}
+
+fail() {
+    local target=${1:?TARGET: db-primary, redis-master, replica or worker} node id took
+    case "$target" in
+        db-primary)
+            node=$(pg_leader)
+            [ -n "$node" ] || { echo "no PostgreSQL primary right now" >&2; exit 1; }
+            id=$(one_container "$node")
+            kill_container "$id"
+            took=$(wait_until 60 leader_is_not "$node") || { bring_back "$id"; echo "no new primary within 60 s" >&2; exit 1; }
+            echo "killed $node (the primary); $(pg_leader) is the primary after $took s"
+            bring_back "$id"
+            took=$(wait_until 120 synced_standby "$node") \
+                || { echo "$node did not rejoin as synchronous standby within 120 s" >&2; exit 1; }
+            echo "$node is the synchronous standby again after $took s more"
+            ;;
+        redis-master)
+            node=$(redis_master) || { echo "no Sentinel answers" >&2; exit 1; }
+            id=$(one_container "$node")
+            kill_container "$id"
+            took=$(wait_until 60 master_is_not "$node") || { bring_back "$id"; echo "no new master within 60 s" >&2; exit 1; }
+            echo "killed $node (the master); the Sentinels promoted $(redis_master) after $took s"
+            bring_back "$id"
+            took=$(wait_until 120 replica_of_master "$node") \
+                || { echo "$node did not rejoin as a replica within 120 s" >&2; exit 1; }
+            echo "$node replicates the new master after $took s more"
+            ;;
+        replica)
+            id=$(one_container backend)
+            kill_container "$id"
+            echo "killed backend container ${id:0:12}: it stays down as a crashed replica would (swarm starts another task)"
+            ;;
+        worker)
+            id=$(one_container worker)
+            # the process dies, not the container's configuration: the restart policy starts it again
+            docker exec "$id" sh -c 'kill -KILL -1' 2>/dev/null || kill_container "$id"
+            echo "killed the processes of worker container ${id:0:12}; the restart policy starts it again"
+            ;;
+        *)
+            echo "unknown target $target: db-primary, redis-master, replica or worker" >&2
+            exit 2
+            ;;
+    esac
 }
 
 case "$VERB" in
@@ -187,9 +322,20 @@ import json, sys
 for entry in json.load(sys.stdin):
     statuses = {check["Status"] for check in entry["Checks"]}
     status = "passing" if statuses == {"passing"} else ("critical" if "critical" in statuses else "warning")
-    print(f"{entry[\"Service\"][\"Address\"]}:{entry[\"Service\"][\"Port\"]} {status}")'
+    service = entry["Service"]
+    print("%s:%s %s" % (service["Address"], service["Port"], status))'
         echo "--- gateway upstream"
         docker exec "$(one_container gateway)" cat /gateway/upstream.conf | grep -E '^\s*server ' || true
+        echo "--- PostgreSQL (Patroni): leader $(pg_leader || true)"
+        patroni_cluster | python3 -c '
+import json, sys
+for m in json.load(sys.stdin)["members"]:
+    print("%-6s %-13s %-10s timeline %s lag %s" % (m["name"], m["role"], m["state"], m.get("timeline", "-"), m.get("lag", 0)))' \
+            || echo "no Patroni node answers"
+        echo "--- Redis: master $(redis_master || echo "unknown (no Sentinel answers)")"
+        ;;
+    fail)
+        fail "$@"
         ;;
     health)
         docker exec "$(one_container gateway)" curl -fsS http://127.0.0.1:8080/health
@@ -259,12 +405,16 @@ for entry in json.load(sys.stdin):
         ;;
     backup-db)
         file=${1:?FILE}
-        docker exec "$(one_container postgres)" pg_dump -U mutiroes -Fc mutiroes >"$file"
+        leader=$(pg_leader)
+        [ -n "$leader" ] || { echo "no PostgreSQL primary right now" >&2; exit 1; }
+        docker exec "$(one_container "$leader")" pg_dump -h /var/run/postgresql -U mutiroes -Fc mutiroes >"$file"
         echo "backup written to $file ($(wc -c <"$file") bytes)"
         ;;
     restore-db)
         file=${1:?FILE}
-        docker exec -i "$(one_container postgres)" pg-restore <"$file"
+        leader=$(pg_leader)
+        [ -n "$leader" ] || { echo "no PostgreSQL primary right now" >&2; exit 1; }
+        docker exec -i "$(one_container "$leader")" pg-restore <"$file"
         echo "restored $file"
         ;;
     *)

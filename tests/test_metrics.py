@@ -1,5 +1,9 @@
 import re
 
+from rq.registry import FailedJobRegistry
+
+from mutiroes.jobs import queues
+
 
 def sample(text: str, name: str, **labels) -> float | None:
     for line in text.splitlines():
@@ -34,3 +38,16 @@ def test_metrics_count_requests_by_route_and_status_and_report_dependencies(clie
         assert sample(text, "mutiroes_breaker_state", dependency=dependency) == 0
     assert sample(text, "mutiroes_outbox_backlog") == 0
     assert sample(text, "mutiroes_queue_depth", queue="emails") is not None
+
+
+def test_jobs_that_failed_for_good_are_counted_per_queue_for_the_failed_jobs_alert(app, client):
+    connection = app.extensions["mutiroes_redis"]["client"]
+    queue = queues.queue("emails", connection)
+    job = queue.enqueue("mutiroes.jobs.registry.run_now", "nothing", job_id="metrics-failed-job")
+    queue.remove(job)
+    FailedJobRegistry(queue=queue).add(job, ttl=60, exc_string="boom")
+
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "mutiroes_failed_jobs", queue="emails") == 1
+    assert sample(text, "mutiroes_failed_jobs", queue="default") == 0
+    assert sample(text, "mutiroes_queue_depth", queue="emails") == 0

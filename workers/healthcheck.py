@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from redis import Redis
+from redis.sentinel import Sentinel
 from rq import Worker
 
 from workers import SCHEDULER_NAME_PREFIX
@@ -39,10 +40,18 @@ def setting(name: str, default: str | None = None) -> str | None:
 
 
 def redis() -> Redis:
+    """The Redis master: through the Sentinels when MUTIROES_REDIS_SENTINELS is set, else MUTIROES_REDIS_URL."""
+    password = setting("REDIS_PASSWORD")
+    sentinels = setting("REDIS_SENTINELS")
+    timeouts = {"socket_timeout": 3, "socket_connect_timeout": 3}
+    if sentinels:
+        addresses = [(host, int(port)) for host, _, port in (s.strip().rpartition(":") for s in sentinels.split(","))]
+        sentinel = Sentinel(addresses, sentinel_kwargs={"password": password, **timeouts})
+        return sentinel.master_for(setting("REDIS_MASTER_NAME", "mutiroes"), password=password, **timeouts)
     url = setting("REDIS_URL")
     if not url:
-        raise RuntimeError("MUTIROES_REDIS_URL is not set")
-    return Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+        raise RuntimeError("neither MUTIROES_REDIS_SENTINELS nor MUTIROES_REDIS_URL is set")
+    return Redis.from_url(url, **({"password": password} if password else {}), **timeouts)
 
 
 def check_api() -> str:

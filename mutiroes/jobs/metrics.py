@@ -1,4 +1,5 @@
-"""What the jobs add to ``/metrics``: the outbox backlog and the depth of each RQ queue, read at scrape time."""
+"""What the jobs add to ``/metrics``: the outbox backlog, the depth of each RQ queue and the jobs that failed for
+good (RQ's failed registry, what ``flask jobs requeue-failed`` empties), read at scrape time."""
 
 from __future__ import annotations
 
@@ -23,9 +24,14 @@ class JobsCollector:
                 "mutiroes_outbox_backlog", "Jobs committed but not yet pushed to RQ.", value=backlog
             )
         depths = GaugeMetricFamily("mutiroes_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"])
-        for queue, depth in queue_depths(self.app).items():
+        failed = GaugeMetricFamily(
+            "mutiroes_failed_jobs", "Jobs in each queue's failed registry (retries exhausted).", labels=["queue"]
+        )
+        for queue, (depth, failures) in queue_counts(self.app).items():
             depths.add_metric([queue], depth)
+            failed.add_metric([queue], failures)
         yield depths
+        yield failed
 
 
 def outbox_backlog() -> int | None:
@@ -38,7 +44,8 @@ def outbox_backlog() -> int | None:
         return None
 
 
-def queue_depths(app: Flask) -> dict[str, int]:
+def queue_counts(app: Flask) -> dict[str, tuple[int, int]]:
+    """Per queue: (jobs waiting, jobs in the failed registry)."""
     client = redis.client_for(app)
     if client is None:
         return {}
@@ -46,6 +53,8 @@ def queue_depths(app: Flask) -> dict[str, int]:
         pipe = client.pipeline(transaction=False)
         for queue in QUEUES:
             pipe.llen(f"rq:queue:{queue}")
-        return dict(zip(QUEUES, (int(n) for n in pipe.execute()), strict=True))
-    except Exception:  # Redis down: no depth to report
+            pipe.zcard(f"rq:failed:{queue}")
+        counts = [int(n) for n in pipe.execute()]
+    except Exception:  # Redis down: nothing to report
         return {}
+    return {queue: (counts[2 * i], counts[2 * i + 1]) for i, queue in enumerate(QUEUES)}

@@ -58,12 +58,14 @@ def service_id(name: str, address: str, port: int) -> str:
     return f"{name}-{socket.gethostname()}-{address}-{port}"
 
 
-def consul_client(http_addr: str, timeout: float = 2.0) -> consul.Consul:
+def consul_client(http_addr: str, timeout: float = 2.0, token: str | None = None) -> consul.Consul:
+    """A client of the agent at ``http_addr``; ``token`` is the ACL token (MUTIROES_CONSUL_TOKEN) where ACLs are on."""
     parts = urlsplit(http_addr if "://" in http_addr else f"http://{http_addr}")
     return consul.Consul(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 8500,
         scheme=parts.scheme or "http",
+        token=token or None,
         connections_timeout=timeout,
     )
 
@@ -99,7 +101,9 @@ class Registration:
         self.version = version
         self.name = settings.service_name
         self.id = service_id(self.name, self.address, port)
-        self.client = consul_client(settings.consul_http_addr) if settings.consul_http_addr else None
+        self.client = (
+            consul_client(settings.consul_http_addr, token=settings.consul_token) if settings.consul_http_addr else None
+        )
         self.registered = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -38,7 +38,7 @@ def check_consul() -> dict:
     address = discovery.advertise_address(settings)
     own_id = discovery.service_id(settings.service_name, address, settings.bind_port)
     try:
-        client = discovery.consul_client(settings.consul_http_addr, timeout=1.0)
+        client = discovery.consul_client(settings.consul_http_addr, timeout=1.0, token=settings.consul_token)
         checks = client.agent.checks()
     except Exception as exc:  # any failure to reach the agent reads as "down"
         current_app.logger.warning("consul check failed: %s", exc)
