@@ -81,7 +81,7 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
             [{"pid": pid, "earned": hours} for pid, hours in earned.items()],
         )
     report.hours_credited_at = now if ended else None
-    if not ended:
+    if not ended and event.status != EventStatus.CANCELLED:
         # a delayed job is the quick path; the clean-up's credit_ended_reports is the one that cannot be lost
         jobs.request_at(event.end_date, STATISTICS_JOB, event_id=event.id)
     for user_id in concerned:

@@ -16,7 +16,7 @@ from mutiroes.impact import rules
 from mutiroes.impact.models import EventReport
 from mutiroes.jobs.outbox import OutboxJob
 from mutiroes.models import db
-from mutiroes.timeutil import utcnow
+from mutiroes.timeutil import server_tz, utcnow
 from tests.conftest import bearer
 from tests.events.conftest import event_payload
 
@@ -157,7 +157,7 @@ def long_day(make_user, make_event, join, login):
 
 
 def test_hours_follow_check_in_time_and_who_vouched_and_only_verified_accounts_are_credited(
-    client, long_day, work, hours_of, user_numbers, badge_codes
+    client, long_day, login, work, hours_of, user_numbers, badge_codes
 ):
     s = long_day
     ana, bia, caio, duda, olga = (s[k]["id"] for k in ("ana", "bia", "caio", "duda", "olga"))
@@ -174,6 +174,11 @@ def test_hours_follow_check_in_time_and_who_vouched_and_only_verified_accounts_a
     board = client.get("/api/users/leaderboard/").get_json()
     assert [(row["username"], row["total_hours"]) for row in board] == [("bia", 10.0), ("caio", 8.0), ("ana", 4.0)]
     assert client.get("/api/impact/summary/").get_json()["volunteer_hours"] == 22.0
+    # Duda's own history and rank credit nothing until the address is verified
+    duda_headers = bearer(login(s["duda"]))
+    [item] = client.get("/api/users/history/", headers=duda_headers).get_json()["results"]
+    assert (item["checked_in"], item["hours"]) == (True, 0.0)
+    assert client.get("/api/users/rank/", headers=duda_headers).get_json()["total_hours"] == 0.0
 
 
 def test_a_report_filed_during_the_event_credits_nothing_until_the_end(
@@ -193,8 +198,13 @@ def test_a_report_filed_during_the_event_credits_nothing_until_the_end(
     assert hours_of(event_id) == {ana["id"]: 0.0}
     assert user_numbers(ana["id"])[ana["id"]] == (0, 0.0)
     assert badge_codes(ana["id"], olga["id"]) == {ana["id"]: set(), olga["id"]: set()}
-    # marked completed early, its numbers still wait for the end
+    # marked completed early, its numbers still wait for the end, in the summary and in the monthly report
     assert client.get("/api/impact/summary/").get_json()["trash_collected_kg"] == 0.0
+    local_start = start.astimezone(server_tz())
+    with app.app_context():
+        monthly = jobs.run_now("generate_monthly_impact_report", year=local_start.year, month=local_start.month)
+        db.session.remove()
+    assert (monthly["events_with_report"], monthly["trash_collected_kg"], monthly["volunteer_hours"]) == (0, 0.0, 0.0)
     # the statistics asked to run again at the end: an outbox row due then, held in RQ's schedule
     with app.app_context():
         [again] = db.session.scalars(
@@ -220,6 +230,10 @@ def test_a_report_filed_during_the_event_credits_nothing_until_the_end(
     assert user_numbers(ana["id"])[ana["id"]][0] == 1
     assert badge_codes(olga["id"])[olga["id"]] == {"first_organized", "first_report"}
     assert client.get("/api/impact/summary/").get_json()["trash_collected_kg"] == 20.0
+    with app.app_context():
+        monthly = jobs.run_now("generate_monthly_impact_report", year=local_start.year, month=local_start.month)
+        db.session.remove()
+    assert (monthly["events_with_report"], monthly["trash_collected_kg"], monthly["volunteer_hours"]) == (1, 20.0, 2.5)
     with app.app_context():
         assert db.session.scalar(sa.select(EventReport.hours_credited_at)) is not None
         assert jobs.run_now("cleanup_expired_events")["ended_reports_credited"] == 0

@@ -258,3 +258,35 @@ def test_a_verification_link_can_be_asked_for_again_throttled(jobs_client, jobs_
     for token in (welcome_token, tokens[0], tokens[2]):
         assert jobs_client.post("/api/users/verify-email/", json={"token": token}).status_code == 400
     assert user_row(jobs_app, user["id"]).email_verified
+
+
+def test_no_link_goes_to_an_inactive_account_and_old_links_are_purged(jobs_client, jobs_app, ana, work, sink):
+    with jobs_app.app_context():
+        db.session.execute(sa.update(User).where(User.id == ana["id"]).values(is_active=False))
+        db.session.commit()
+        db.session.remove()
+    assert ask_reset(jobs_client, ana["email"]).get_json() == {"detail": RESET_ANSWER}
+    work()
+    assert sink.wait_for(1, timeout=1) == []
+
+    with jobs_app.app_context():
+        now = utcnow()
+        old, fresh = now - dt.timedelta(days=8), now - dt.timedelta(days=1)
+        # spent long ago, expired long ago, never sent and old; and one that expired yesterday (kept a while)
+        rows = ((old, old, old), (None, old, old), (None, None, old), (None, fresh, fresh))
+        for n, (used_at, expires_at, created_at) in enumerate(rows):
+            db.session.add(
+                AccountToken(
+                    user_id=ana["id"],
+                    purpose="password_reset",
+                    email=ana["email"],
+                    token_hash=None if expires_at is None else f"{n:064x}",
+                    created_at=created_at,
+                    expires_at=expires_at,
+                    used_at=used_at,
+                )
+            )
+        db.session.commit()
+        assert jobs.run_now("cleanup_expired_events")["old_account_tokens"] == 3
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AccountToken)) == 1
+        db.session.remove()
