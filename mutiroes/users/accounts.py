@@ -50,7 +50,7 @@ ERASED_EMAIL_DOMAIN = "excluido.invalid"  # RFC 2606: never deliverable, never a
 
 def _throttle(limits: list[tuple[str, int]]) -> None:
     """Count one request against each ``(key, limit)``; 429 with Retry-After once any is spent (nothing counted)."""
-    counters = counters_for(current_app._get_current_object(), "account_emails")
+    counters = counters_for(current_app._get_current_object(), "accounts")
     for key, limit in limits:
         count, retry_after = counters.get(key)
         if count >= limit:
@@ -230,7 +230,7 @@ def erase(*, user: User, password: str) -> None:
     events not over are given back. Login becomes impossible: no address, no password, inactive.
     """
     settings = current_app.config["MUTIROES"]
-    counters = counters_for(current_app._get_current_object(), "account_emails")
+    counters = counters_for(current_app._get_current_object(), "accounts")
     failures, retry_after = counters.get(_erase_failure_key(user))
     if failures >= settings.login_max_failures_per_account:
         raise Throttled(retry_after)

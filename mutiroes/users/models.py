@@ -6,7 +6,6 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
@@ -73,14 +72,9 @@ class User(TimestampMixin, db.Model):
         sa.CheckConstraint("total_hours_volunteered >= 0", name="hours_volunteered_non_negative"),
     )
 
-    @hybrid_property
+    @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
-
-    @email_verified.inplace.expression
-    @classmethod
-    def _email_verified_expression(cls):
-        return cls.email_verified_at.is_not(None)
 
     @property
     def full_name(self) -> str:

@@ -24,9 +24,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("email_verified_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("deleted_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True))
+    # plain ADD COLUMNs, no batch: SQLite can add these in place, and a batch copy of these tables would reflect the
+    # expression indexes of users, which SQLite cannot
+    op.add_column("users", sa.Column("email_verified_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("deleted_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True))
     op.execute("UPDATE users SET email_verified_at = date_joined")
 
     op.create_table(
@@ -54,11 +55,18 @@ def upgrade():
     with op.batch_alter_table("account_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_account_tokens_user_id"), ["user_id"], unique=False)
 
-    with op.batch_alter_table("event_participants", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("check_in_method", sa.String(length=12), nullable=True))
-        batch_op.create_check_constraint(
-            "check_in_method_known", "check_in_method IN ('organizer', 'code', 'self')"
-        )
+    op.add_column(
+        "event_participants",
+        sa.Column(
+            "check_in_method",
+            sa.String(length=12),
+            sa.CheckConstraint(
+                "check_in_method IN ('organizer', 'code', 'self')",
+                name=op.f("ck_event_participants_check_in_method_known"),
+            ),
+            nullable=True,
+        ),
+    )
     op.execute(
         "UPDATE event_participants SET check_in_method = CASE"
         " WHEN checked_in_by_id IS NOT NULL AND checked_in_by_id <> user_id THEN 'organizer'"
@@ -68,16 +76,11 @@ def upgrade():
         " WHERE checked_in"
     )
 
-    with op.batch_alter_table("event_reports", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("hours_credited_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True)
-        )
-
-    with op.batch_alter_table("email_deliveries", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("subject", sa.String(length=300), nullable=True))
-
-    with op.batch_alter_table("outbox_jobs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("run_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True))
+    op.add_column(
+        "event_reports", sa.Column("hours_credited_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True)
+    )
+    op.add_column("email_deliveries", sa.Column("subject", sa.String(length=300), nullable=True))
+    op.add_column("outbox_jobs", sa.Column("run_at", mutiroes.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade():
