@@ -40,7 +40,7 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
         log.info("report statistics for event %s skipped: event or report gone", event_id)
         return {"skipped": True}
     now = utcnow()
-    ended = event.end_date <= now
+    over = event.end_date <= now
     attended = sa.and_(EventParticipant.checked_in.is_(True), EventParticipant.status == ParticipationStatus.CONFIRMED)
     rows = db.session.execute(
         sa.select(EventParticipant.id, EventParticipant.check_in_time, EventParticipant.check_in_method).where(
@@ -48,7 +48,7 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
         )
     ).all()
     earned: dict[int, float] = {}
-    if ended and event.status != EventStatus.CANCELLED:
+    if over and event.status != EventStatus.CANCELLED:
         share = report.total_hours / len(rows) if report.total_hours and rows else None
         tz = server_tz()
         for pid, check_in_time, method in rows:
@@ -68,9 +68,10 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
             )
         )
     )
+    # every attended row is in ``earned`` when anything is; the others (absent, cancelled...) earn nothing
     db.session.execute(
         sa.update(EventParticipant)
-        .where(EventParticipant.event_id == event.id, EventParticipant.id.not_in(list(earned)))
+        .where(EventParticipant.event_id == event.id, sa.not_(attended) if earned else sa.true())
         .values(hours=0.0)
         .execution_options(synchronize_session=False)
     )
@@ -80,8 +81,8 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
             sa.update(table).where(table.c.id == sa.bindparam("pid")).values(hours=sa.bindparam("earned")),
             [{"pid": pid, "earned": hours} for pid, hours in earned.items()],
         )
-    report.hours_credited_at = now if ended else None
-    if not ended and event.status != EventStatus.CANCELLED:
+    report.hours_credited_at = now if over else None
+    if not over and event.status != EventStatus.CANCELLED:
         # a delayed job is the quick path; the clean-up's credit_ended_reports is the one that cannot be lost
         jobs.request_at(event.end_date, STATISTICS_JOB, event_id=event.id)
     for user_id in concerned:
@@ -89,7 +90,7 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
     jobs.request("check_and_award_badges", user_id=event.organizer_id)
     db.session.commit()
     return {
-        "ended": ended,
+        "ended": over,
         "checked_in": len(rows),
         "hours": round(sum(earned.values()), 2),
         "users": len(concerned),
