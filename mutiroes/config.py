@@ -278,6 +278,21 @@ class Config:
         description="web frontend address used in email links (a trailing `/` is dropped)",
         normalize=lambda value: value.rstrip("/"),
     )
+    frontend_url: str = setting(
+        description="web frontend address of the account links (`/redefinir-senha`, `/verificar-email`); "
+        "a trailing `/` is dropped",
+        derive=lambda values: values["site_url"],
+        documented_default="`MUTIROES_SITE_URL`",
+        normalize=lambda value: value.rstrip("/"),
+    )
+    account_emails_per_address: int = setting(
+        3,
+        minimum=1,
+        description="password-reset and verification emails one address may be sent per hour (more: 429)",
+    )
+    account_emails_per_ip: int = setting(
+        10, minimum=1, description="password-reset requests one client IP may make per hour (more: 429)"
+    )
     job_retry_intervals: tuple[int, ...] = setting(
         (30, 120, 600), description="RQ retry back-off in seconds, one retry per entry (a job may declare fewer)"
     )

@@ -17,6 +17,7 @@ from mutiroes import create_app
 from mutiroes.config import Config
 from mutiroes.models import db
 from mutiroes.platform import logs
+from mutiroes.timeutil import utcnow
 from mutiroes.users import service as users
 from tests.services import Gunicorn, Postgres, Redis
 
@@ -105,15 +106,19 @@ _sequence = itertools.count(1)
 
 @pytest.fixture
 def make_user(app):
-    """Create a user through the service layer; returns (user_id, username, email, password)."""
+    """Create a user through the service layer (verified, unless ``verified=False``); returns (user_id, username,
+    email, password)."""
 
     def build(**fields):
         n = next(_sequence)
         username = fields.pop("username", f"voluntaria{n}")
         email = fields.pop("email", f"{username}@example.org")
         password = fields.pop("password", "caminhada-verde-42")
+        # verified unless asked otherwise: only verified accounts are credited hours, badges and ranks
+        verified = fields.pop("verified", True)
         with app.app_context():
             user = users.create(username=username, email=email, password=password)
+            user.email_verified_at = utcnow() if verified else None
             for name, value in fields.items():
                 setattr(user, name, value)
             db.session.commit()

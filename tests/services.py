@@ -12,8 +12,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import redis as redis_lib
 
 from cluster import ClusterError, free_port, wait_for_port  # one implementation for the tests and the local cluster
 
@@ -132,6 +135,24 @@ class Redis:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
+        self._wait_until_loaded()
+
+    def _wait_until_loaded(self, timeout: float = 30.0) -> None:
+        """A restarted Redis accepts connections while it replays its append-only file and answers LOADING until it
+        is done; the whole session's commands are in that file, so late in a run this takes a noticeable moment."""
+        client = redis_lib.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis_lib.exceptions.BusyLoadingError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

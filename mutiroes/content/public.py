@@ -1,12 +1,15 @@
-"""The content domain's public module for the events domain: what event-detail and the stats embed of an event's
-content, and the removal of that content when the event goes.
+"""The content domain's public module for the other domains: what event-detail and the stats embed of an event's
+content, the removal of that content when the event goes, and of a person's content when their account is erased.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
+from mutiroes.events.models import Event
 from mutiroes.models import db
 
 # what event-detail embeds; the full lists are paginated at their own endpoints
@@ -102,4 +105,34 @@ def purge_event(event_id: int) -> list[str]:
         sa.delete(EventComment).where(EventComment.event_id == event_id, EventComment.parent_id.is_not(None))
     )
     db.session.execute(sa.delete(EventComment).where(EventComment.event_id == event_id))
+    return files
+
+
+def erase_author(user_id: int, now: dt.datetime) -> list[str]:
+    """Inside an account erasure's unit of work: delete the person's comments (a top-level one takes its replies,
+    as when its author deletes it) and photos, and take back their pledges to events not over yet (what they were
+    to bring is needed again); pledges to past events stay, anonymous. Returns the photo files to remove after the
+    commit."""
+    files = list(db.session.scalars(sa.select(EventPhoto.photo).where(EventPhoto.user_id == user_id)))
+    db.session.execute(sa.delete(EventPhoto).where(EventPhoto.user_id == user_id))
+    mine = sa.select(EventComment.id).where(EventComment.user_id == user_id).scalar_subquery()
+    # explicit for SQLite; PostgreSQL's ON DELETE CASCADE would do the same
+    db.session.execute(sa.delete(EventComment).where(EventComment.parent_id.in_(mine)))
+    db.session.execute(sa.delete(EventComment).where(EventComment.user_id == user_id))
+    upcoming = db.session.execute(
+        sa.select(ResourcePledge.id, ResourcePledge.resource_id, ResourcePledge.quantity)
+        .join(EventResource, EventResource.id == ResourcePledge.resource_id)
+        .join(Event, Event.id == EventResource.event_id)
+        .where(ResourcePledge.user_id == user_id, Event.end_date > now)
+        .order_by(ResourcePledge.resource_id)
+    ).all()
+    for _pledge_id, resource_id, quantity in upcoming:
+        db.session.execute(
+            sa.update(EventResource)
+            .where(EventResource.id == resource_id, EventResource.quantity_provided >= quantity)
+            .values(quantity_provided=EventResource.quantity_provided - quantity)
+            .execution_options(synchronize_session=False)
+        )
+    if upcoming:
+        db.session.execute(sa.delete(ResourcePledge).where(ResourcePledge.id.in_([row[0] for row in upcoming])))
     return files

@@ -49,6 +49,18 @@ class ExperienceLevel(enum.StrEnum):
     ADVANCED = "advanced"
 
 
+class CheckInMethod(enum.StrEnum):
+    """Who vouched for a check-in: the organizer (or staff) checking someone in, the event's code given by the
+    participant, or nobody (the participant alone, at an event without a code). See docs/accounts.md."""
+
+    ORGANIZER = "organizer"
+    CODE = "code"
+    SELF = "self"
+
+
+# the longest an event may last: volunteer hours are credited per calendar day it spans
+MAX_EVENT_DURATION = dt.timedelta(days=14)
+
 CHECK_IN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud on site
 
 
@@ -153,6 +165,9 @@ class EventParticipant(db.Model):
     checked_in: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     check_in_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     checked_in_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # how the check-in was vouched for (CheckInMethod), fixed when it is made; null when not checked in (and for
+    # rows written without one, which count as unattested)
+    check_in_method: Mapped[str | None] = mapped_column(sa.String(12))
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
     # verified volunteer hours, set only by the report statistics job (mutiroes.impact.jobs); 0 until then
@@ -167,6 +182,7 @@ class EventParticipant(db.Model):
         sa.UniqueConstraint("event_id", "user_id", name="uq_event_participants_event_user"),
         one_of("status", ParticipationStatus),
         one_of("experience_level", ExperienceLevel),
+        one_of("check_in_method", CheckInMethod),
         sa.CheckConstraint("(status = 'waitlisted') = (waitlisted_at IS NOT NULL)", name="waitlist_order"),
         sa.Index("ix_event_participants_event_status", "event_id", "status"),
     )

@@ -20,6 +20,7 @@ from mutiroes.errors import Conflict, Forbidden, NotFound
 from mutiroes.events import access
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
+    CheckInMethod,
     Event,
     EventParticipant,
     EventStatus,
@@ -70,6 +71,12 @@ def _end_participation(event: Event, participation: EventParticipant, *, status:
     if was_confirmed:
         _release_spot(event.id)
         promote_from_waitlist(event)
+
+
+def release(event: Event, participation: EventParticipant) -> None:
+    """Cancel a participation on the person's behalf (their account is being erased); a confirmed spot goes to the
+    waitlist as if they had left."""
+    _end_participation(event, participation, status=ParticipationStatus.CANCELLED)
 
 
 def _locked_participation(*, event_id: int, user_id: int | None = None, pid: int | None = None):
@@ -242,10 +249,17 @@ def check_in(*, event_id: int, caller: User, code: str | None = None, user_id: i
         given = (code or "").strip().upper()
         if not hmac.compare_digest(given.encode(), event.check_in_code.upper().encode()):
             raise Forbidden("Código de check-in inválido.")
+    # who vouched for this presence decides how many hours it can earn (docs/accounts.md)
+    if for_someone_else:
+        method = CheckInMethod.ORGANIZER
+    elif event.require_check_in_code:
+        method = CheckInMethod.CODE
+    else:
+        method = CheckInMethod.SELF
     done = db.session.execute(
         sa.update(EventParticipant)
         .where(EventParticipant.id == participation.id, EventParticipant.checked_in.is_(False))
-        .values(checked_in=True, check_in_time=now, checked_in_by_id=caller.id, updated_at=now)
+        .values(checked_in=True, check_in_time=now, checked_in_by_id=caller.id, check_in_method=method, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:

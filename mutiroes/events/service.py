@@ -15,6 +15,7 @@ from mutiroes.events import access, participation
 from mutiroes.events.discovery import require_category
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
+    MAX_EVENT_DURATION,
     Event,
     EventParticipant,
     EventStatus,
@@ -63,13 +64,18 @@ def _decorate_detail(event: Event, user: User | None) -> Event:
     return content.attach_to_detail(event)
 
 
-def _check_rules(values: dict[str, Any], *, start_changed: bool) -> None:
+def _check_rules(values: dict[str, Any], *, start_changed: bool, dates_changed: bool) -> None:
     errors: dict[str, list[str]] = {}
     start, end, deadline = values["start_date"], values["end_date"], values["registration_deadline"]
     if start_changed and start < utcnow():
         errors.setdefault("start_date", []).append("O evento não pode começar no passado.")
     if end <= start:
         errors.setdefault("end_date", []).append("O término deve ser depois do início.")
+    elif dates_changed and end - start > MAX_EVENT_DURATION:
+        # volunteer hours are credited per day an event spans: an event of months would be a blank cheque
+        errors.setdefault("end_date", []).append(
+            f"Um evento pode durar no máximo {MAX_EVENT_DURATION.days} dias; divida ações mais longas em etapas."
+        )
     if deadline > start:
         errors.setdefault("registration_deadline", []).append("O prazo de inscrição deve ser até o início.")
     min_age, max_age = values.get("min_age"), values.get("max_age")
@@ -116,7 +122,7 @@ def create(*, organizer: User, data: dict[str, Any]) -> Event:
     values["category_id"] = values.pop("category")
     if values.get("registration_deadline") is None:
         values["registration_deadline"] = values["start_date"]
-    _check_rules(values, start_changed=True)
+    _check_rules(values, start_changed=True, dates_changed=True)
     require_category(values["category_id"])
     event = Event(**values, organizer_id=organizer.id)
     db.session.add(event)
@@ -143,7 +149,8 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
         # an unset deadline follows the start, as it does on creation
         merged["registration_deadline"] = merged["start_date"]
     changes["registration_deadline"] = merged["registration_deadline"]
-    _check_rules(merged, start_changed=start_changed)
+    end_changed = "end_date" in changes and changes["end_date"] != event.end_date
+    _check_rules(merged, start_changed=start_changed, dates_changed=start_changed or end_changed)
     if "max_participants" in changes and changes["max_participants"] < event.confirmed_count:
         raise ValidationError(
             {"max_participants": [f"Já há {event.confirmed_count} participantes confirmados; não é possível reduzir."]}

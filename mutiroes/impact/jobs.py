@@ -6,6 +6,7 @@ the same rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -14,45 +15,51 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mutiroes import jobs
 from mutiroes.events.models import Event, EventCategory, EventParticipant, EventStatus, ParticipationStatus
+from mutiroes.impact import rules
 from mutiroes.impact.models import Badge, BadgeType, EventReport, MonthlyImpactReport, UserBadge
-from mutiroes.impact.service import month_bounds, previous_month, verified
+from mutiroes.impact.service import STATISTICS_JOB, credited_organizing, ended, month_bounds, previous_month, verified
 from mutiroes.models import db
-from mutiroes.timeutil import utcnow
+from mutiroes.timeutil import server_tz, utcnow
 from mutiroes.users.models import User
 
 log = logging.getLogger(__name__)
 
 
-def hours_per_person(*, duration_hours: float, total_hours: float | None, checked_in: int) -> float:
-    """The event's duration, capped by the report's ``total_hours`` shared equally among the checked-in people.
-
-    ``total_hours`` is the volunteer-hours of the whole event as the organizer states them; null or 0 means not
-    stated (no cap).
-    """
-    hours = duration_hours
-    if total_hours and checked_in:
-        hours = min(hours, total_hours / checked_in)
-    return round(max(hours, 0.0), 2)
-
-
 @jobs.job(queue=jobs.DEFAULT, timeout=600)
 def process_event_report_statistics(event_id: int) -> dict[str, Any]:
-    """Store verified hours on each participation of the event, then refresh the people concerned."""
+    """Store the hours each participation of the event earned, then refresh the people concerned.
+
+    Hours are credited only once the event has ended: run earlier (a report filed during the event), it stores none
+    and asks to run again at the end. Each checked-in participation earns what ``rules.participation_hours`` allows
+    (time from check-in to end, 12 h per calendar day, 4 h when nobody vouched for the check-in), and never more
+    than an equal share of the report's stated ``total_hours``.
+    """
     event = db.session.get(Event, event_id)
     report = db.session.scalar(sa.select(EventReport).where(EventReport.event_id == event_id))
     if event is None or report is None:
         log.info("report statistics for event %s skipped: event or report gone", event_id)
         return {"skipped": True}
+    now = utcnow()
+    over = event.end_date <= now
     attended = sa.and_(EventParticipant.checked_in.is_(True), EventParticipant.status == ParticipationStatus.CONFIRMED)
-    checked_in = db.session.scalar(
-        sa.select(sa.func.count()).select_from(EventParticipant).where(EventParticipant.event_id == event.id, attended)
-    )
-    duration = (event.end_date - event.start_date).total_seconds() / 3600
-    hours = (
-        0.0
-        if event.status == EventStatus.CANCELLED
-        else hours_per_person(duration_hours=duration, total_hours=report.total_hours, checked_in=checked_in)
-    )
+    rows = db.session.execute(
+        sa.select(EventParticipant.id, EventParticipant.check_in_time, EventParticipant.check_in_method).where(
+            EventParticipant.event_id == event.id, attended
+        )
+    ).all()
+    earned: dict[int, float] = {}
+    if over and event.status != EventStatus.CANCELLED:
+        share = report.total_hours / len(rows) if report.total_hours and rows else None
+        tz = server_tz()
+        for pid, check_in_time, method in rows:
+            earned[pid] = rules.participation_hours(
+                start=event.start_date,
+                end=event.end_date,
+                check_in_time=check_in_time,
+                method=method,
+                tz=tz,
+                share=share,
+            )
     # everyone whose numbers may change: those checked in, and those who had hours before (a changed report)
     concerned = list(
         db.session.scalars(
@@ -61,22 +68,58 @@ def process_event_report_statistics(event_id: int) -> dict[str, Any]:
             )
         )
     )
+    # every attended row is in ``earned`` when anything is; the others (absent, cancelled...) earn nothing
     db.session.execute(
         sa.update(EventParticipant)
-        .where(EventParticipant.event_id == event.id)
-        .values(hours=sa.case((attended, hours), else_=0.0))
+        .where(EventParticipant.event_id == event.id, sa.not_(attended) if earned else sa.true())
+        .values(hours=0.0)
         .execution_options(synchronize_session=False)
     )
+    if earned:
+        table = EventParticipant.__table__
+        db.session.execute(
+            sa.update(table).where(table.c.id == sa.bindparam("pid")).values(hours=sa.bindparam("earned")),
+            [{"pid": pid, "earned": hours} for pid, hours in earned.items()],
+        )
+    report.hours_credited_at = now if over else None
+    if not over and event.status != EventStatus.CANCELLED:
+        # a delayed job is the quick path; the clean-up's credit_ended_reports is the one that cannot be lost
+        jobs.request_at(event.end_date, STATISTICS_JOB, event_id=event.id)
     for user_id in concerned:
         jobs.request("update_user_statistics", user_id=user_id)
     jobs.request("check_and_award_badges", user_id=event.organizer_id)
     db.session.commit()
-    return {"checked_in": checked_in, "hours_each": hours, "users": len(concerned)}
+    return {
+        "ended": over,
+        "checked_in": len(rows),
+        "hours": round(sum(earned.values()), 2),
+        "users": len(concerned),
+    }
+
+
+def credit_ended_reports(now: dt.datetime) -> int:
+    """Clean-up step: ask for the statistics of every ended event whose report's hours were not credited since it
+    ended (filed before the end, and the delayed job was lost; or the end moved after the credit)."""
+    event_ids = list(
+        db.session.scalars(
+            sa.select(EventReport.event_id)
+            .join(Event, Event.id == EventReport.event_id)
+            .where(
+                Event.end_date <= now,
+                sa.or_(EventReport.hours_credited_at.is_(None), EventReport.hours_credited_at < Event.end_date),
+            )
+            .order_by(EventReport.event_id)
+        )
+    )
+    for event_id in event_ids:
+        jobs.request(STATISTICS_JOB, event_id=event_id)
+    return len(event_ids)
 
 
 @jobs.job(queue=jobs.DEFAULT, timeout=120)
 def update_user_statistics(user_id: int) -> dict[str, Any]:
-    """Recompute the user's counters from verified attendance (one statement), then check their badges."""
+    """Recompute the user's counters from credited attendance (one statement: nothing for an unverified account),
+    then check their badges."""
     if db.session.get(User, user_id) is None:
         return {"skipped": True}
     mine = sa.and_(EventParticipant.user_id == user_id, verified())
@@ -116,10 +159,17 @@ def _metrics(user_id: int) -> dict[str, Any]:
     organized = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Event)
-        .where(Event.organizer_id == user_id, sa.or_(Event.status == EventStatus.COMPLETED, has_report))
+        .where(
+            Event.organizer_id == user_id,
+            credited_organizing(),
+            sa.or_(Event.status == EventStatus.COMPLETED, has_report),
+        )
     )
     reports = db.session.scalar(
-        sa.select(sa.func.count()).select_from(EventReport).where(EventReport.created_by_id == user_id)
+        sa.select(sa.func.count())
+        .select_from(EventReport)
+        .join(Event, Event.id == EventReport.event_id)
+        .where(EventReport.created_by_id == user_id, credited_organizing())
     )
     return {
         "events": sum(per_category.values()),
@@ -149,9 +199,12 @@ def check_and_award_badges(user_id: int) -> list[str]:
     """Award every badge whose rule the user now meets; returns the codes awarded by this run.
 
     Awards are never taken back (a later, smaller report leaves earned badges alone). UNIQUE (user, badge) and
-    ON CONFLICT DO NOTHING make concurrent or repeated runs award each badge once.
+    ON CONFLICT DO NOTHING make concurrent or repeated runs award each badge once. Only verified, active accounts
+    earn badges; verifying the address runs this job again.
     """
-    if db.session.get(User, user_id) is None:
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active or not user.email_verified:
+        db.session.rollback()
         return []
     metrics = _metrics(user_id)
     eligible = [badge for badge in db.session.scalars(sa.select(Badge).order_by(Badge.id)) if _earned(badge, metrics)]
@@ -197,6 +250,7 @@ def generate_monthly_impact_report(year: int | None = None, month: int | None = 
         .join(Event, Event.id == EventParticipant.event_id)
         .where(held, verified())
     ).one()
+    # a report's numbers count once its event has ended (a report may be filed, and changed, while it runs)
     numbers = db.session.execute(
         sa.select(
             sa.func.count(EventReport.id),
@@ -206,7 +260,7 @@ def generate_monthly_impact_report(year: int | None = None, month: int | None = 
             sa.func.coalesce(sa.func.sum(EventReport.area_cleaned_m2), 0),
         )
         .join(Event, Event.id == EventReport.event_id)
-        .where(held)
+        .where(held, ended())
     ).one()
     new_volunteers = db.session.scalar(
         sa.select(sa.func.count()).select_from(User).where(User.date_joined >= start, User.date_joined < end)
@@ -222,14 +276,7 @@ def generate_monthly_impact_report(year: int | None = None, month: int | None = 
         )
         .select_from(Event)
         .join(EventCategory, EventCategory.id == Event.category_id)
-        .outerjoin(
-            EventParticipant,
-            sa.and_(
-                EventParticipant.event_id == Event.id,
-                EventParticipant.checked_in.is_(True),
-                EventParticipant.status == ParticipationStatus.CONFIRMED,
-            ),
-        )
+        .outerjoin(EventParticipant, sa.and_(EventParticipant.event_id == Event.id, verified()))
         .where(held)
         .group_by(EventCategory.id, EventCategory.name)
         .order_by(EventCategory.id)

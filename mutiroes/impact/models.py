@@ -38,7 +38,7 @@ class EventReport(TimestampMixin, db.Model):
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False, unique=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     total_participants: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
-    # volunteer-hours of the whole event as the organizer states them; null or 0 = not stated (see README)
+    # volunteer-hours of the whole event as the organizer states them; null or 0 = not stated (docs/accounts.md)
     total_hours: Mapped[float | None] = mapped_column(sa.Float)
     trash_collected_kg: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
     trees_planted: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
@@ -47,6 +47,9 @@ class EventReport(TimestampMixin, db.Model):
     summary: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     challenges: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     achievements: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    # when the statistics job last credited the hours of an ended event (null: not yet, the event had not ended);
+    # the clean-up credits any ended event whose report has none, or one older than the event's end
+    hours_credited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(lazy="joined", innerjoin=True)
     created_by: Mapped[User | None] = relationship(lazy="joined")

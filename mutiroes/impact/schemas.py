@@ -6,12 +6,12 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mutiroes.events.schemas import EventListItemSchema
+from mutiroes.impact import rules
 from mutiroes.platform import images
 from mutiroes.schemas import BaseSchema, LocalDateTime, id_field, page_schema
 
 PERIODS = ("all", "month")
-MAX_COUNT = 2**31 - 1
-MAX_AMOUNT = 1e12
+MAX_PARTICIPANTS = 100_000  # the largest max_participants an event may have
 
 
 # --- reports ---------------------------------------------------------------------------------------------------
@@ -38,20 +38,28 @@ class ReportSchema(ma.Schema):
     updated_at = LocalDateTime(required=True)
 
 
-def _count(**kwargs) -> ma.fields.Integer:
+def _count(maximum: int, **kwargs) -> ma.fields.Integer:
     return ma.fields.Integer(
         strict=True,
-        validate=validate.Range(min=0, max=MAX_COUNT, error="Informe um número entre {min} e {max}."),
+        validate=validate.Range(min=0, max=maximum, error="Informe um número entre {min} e {max}."),
         **kwargs,
     )
 
 
-def _amount(**kwargs) -> ma.fields.Float:
+def _amount(maximum: float, **kwargs) -> ma.fields.Float:
     return ma.fields.Float(
         allow_nan=False,
-        validate=validate.Range(min=0, max=MAX_AMOUNT, error="Informe um número entre {min} e {max}."),
+        validate=validate.Range(min=0, max=maximum, error="Informe um número entre {min} e {max:.0f}."),
         **kwargs,
     )
+
+
+def _plausible(field: str) -> dict:
+    """The OpenAPI description of a number bounded per person and day of the event (``impact.rules``)."""
+    return {
+        "description": f"At most {rules.PER_PERSON_PER_DAY[field]:g} per person checked in (at least 1) per "
+        f"calendar day of the event, and {rules.ABSOLUTE[field]:g} per event; more → 400 on the field."
+    }
 
 
 def _text(**kwargs) -> ma.fields.String:
@@ -64,22 +72,38 @@ def _report_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
 
     return {
         "total_participants": _count(
-            allow_none=True,
-            metadata={"description": "People present; null or absent = the number checked in."},
-            **default(None),
-        ),
-        "total_hours": _amount(
+            MAX_PARTICIPANTS,
             allow_none=True,
             metadata={
-                "description": "Volunteer-hours of the whole event. Each checked-in person is credited the event's "
-                "duration, but never more than total_hours divided by the number checked in. Null or 0 = not stated."
+                "description": "People present; null or absent = the number checked in. At most the event's "
+                "max_participants."
             },
             **default(None),
         ),
-        "trash_collected_kg": _amount(**default(0.0)),
-        "trees_planted": _count(**default(0)),
-        "area_cleaned_m2": _amount(**default(0.0)),
-        "recyclable_material_kg": _amount(**default(0.0)),
+        "total_hours": _amount(
+            rules.ABSOLUTE["total_hours"],
+            allow_none=True,
+            metadata={
+                "description": "Volunteer-hours of the whole event (at most 12 per person checked in per calendar "
+                "day of the event). Once the event has ended, each checked-in person is credited the time from "
+                "check-in (or the start) to the end, at most 12 h per calendar day and 4 h for a check-in nobody "
+                "vouched for (no code, not by the organizer), and never more than total_hours divided by the number "
+                "checked in. Null or 0 = not stated."
+            },
+            **default(None),
+        ),
+        "trash_collected_kg": _amount(
+            rules.ABSOLUTE["trash_collected_kg"], metadata=_plausible("trash_collected_kg"), **default(0.0)
+        ),
+        "trees_planted": _count(
+            int(rules.ABSOLUTE["trees_planted"]), metadata=_plausible("trees_planted"), **default(0)
+        ),
+        "area_cleaned_m2": _amount(
+            rules.ABSOLUTE["area_cleaned_m2"], metadata=_plausible("area_cleaned_m2"), **default(0.0)
+        ),
+        "recyclable_material_kg": _amount(
+            rules.ABSOLUTE["recyclable_material_kg"], metadata=_plausible("recyclable_material_kg"), **default(0.0)
+        ),
         "summary": _text(**default("")),
         "challenges": _text(**default("")),
         "achievements": _text(**default("")),
@@ -127,7 +151,15 @@ class HistoryItemSchema(ma.Schema):
     checked_in = ma.fields.Boolean(required=True)
     check_in_time = LocalDateTime(allow_none=True, required=True)
     registered_at = LocalDateTime(required=True)
-    hours = ma.fields.Float(required=True, metadata={"description": "Verified hours (0 until the report is filed)."})
+    hours = ma.fields.Function(
+        lambda p: float(p.hours) if p.user.email_verified else 0.0,
+        required=True,
+        metadata={
+            "type": "number",
+            "description": "Verified hours: 0 until the event has ended and its report is filed, and while the "
+            "account's email address is not verified.",
+        },
+    )
 
 
 HistoryPageSchema = page_schema(HistoryItemSchema, "HistoryPage")

@@ -1,8 +1,9 @@
 """Impact: post-event reports and the numbers built on verified attendance. Each public function is one unit of work.
 
-Verified attendance = a confirmed participation that was checked in, of an event that was not cancelled. Its hours
-are the ``hours`` the report statistics job stored on the participation (see ``jobs``); counters, badges, the
-leaderboard, ranks and the impact numbers are all read from there.
+Verified attendance = a confirmed participation that was checked in, of an event that was not cancelled and has
+ended, by an account whose email address is verified. Its hours are the ``hours`` the report statistics job stored
+on the participation (see ``jobs`` and ``rules``); counters, badges, the leaderboard, ranks and the impact numbers
+are all read from there. A report's numbers count in the public figures only once its event has ended.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mutiroes import jobs
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
 from mutiroes.events.models import Event, EventCategory, EventParticipant, EventStatus, ParticipationStatus
+from mutiroes.impact import rules
 from mutiroes.impact.models import Badge, EventReport, MonthlyImpactReport, UserBadge
 from mutiroes.models import db, paginate
 from mutiroes.timeutil import server_tz, utcnow
@@ -29,13 +31,26 @@ LEADERBOARD_LIMIT = 50
 PUBLIC_HISTORY_LIMIT = 20
 
 
+def ended():
+    """The event is over (needs ``Event`` joined): only then do its hours and its report's numbers count."""
+    return Event.end_date <= utcnow()
+
+
 def verified():
-    """The condition of verified attendance (needs ``Event`` joined)."""
+    """The condition of verified attendance (needs ``Event`` joined): checked in, confirmed, at an event that was not
+    cancelled and has ended, by a verified account."""
     return sa.and_(
         EventParticipant.checked_in.is_(True),
         EventParticipant.status == ParticipationStatus.CONFIRMED,
         Event.status != EventStatus.CANCELLED,
+        ended(),
+        EventParticipant.user.has(User.email_verified_at.is_not(None)),
     )
+
+
+def credited_organizing():
+    """An organized event that counts for the organizer's badges (needs ``Event`` joined): held, and over."""
+    return sa.and_(Event.status.not_in((EventStatus.CANCELLED, EventStatus.DRAFT)), ended())
 
 
 def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
@@ -85,6 +100,21 @@ def _checked_in_count(event_id: int) -> int:
     )
 
 
+def _check_plausible(event: Event, values: dict[str, Any]) -> None:
+    """400 on each number above what the event's people could plausibly have done (``rules``)."""
+    checked_in = _checked_in_count(event.id)
+    errors = rules.implausible(
+        values, people=checked_in, days=rules.days_spanned(event.start_date, event.end_date, server_tz())
+    )
+    stated = values.get("total_participants")
+    if stated is not None and stated > max(event.max_participants, checked_in):
+        errors["total_participants"] = [
+            f"No máximo {max(event.max_participants, checked_in)} participantes (o limite de vagas do evento)."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
 def create_report(*, event_id: int, caller: User, data: dict[str, Any]) -> EventReport:
     """File the report (organizer, once, after the start); the statistics job runs after the commit."""
     event = _organized_event(event_id, caller)
@@ -95,6 +125,7 @@ def create_report(*, event_id: int, caller: User, data: dict[str, Any]) -> Event
     if _report_of(event.id) is not None:
         raise Conflict("Este evento já tem relatório; use PUT ou PATCH para alterá-lo.")
     values = dict(data)
+    _check_plausible(event, values)
     if values.get("total_participants") is None:
         values["total_participants"] = _checked_in_count(event.id)
     report = EventReport(event_id=event.id, created_by_id=caller.id, **values)
@@ -117,6 +148,7 @@ def update_report(*, event_id: int, caller: User, changes: dict[str, Any]) -> Ev
     )
     if report is None:
         raise NotFound("Este evento ainda não tem relatório.")
+    _check_plausible(event, changes)
     for name, value in changes.items():
         if name == "total_participants" and value is None:
             value = _checked_in_count(event.id)
@@ -295,8 +327,9 @@ def rank(*, user: User, category: int | None = None, period: str = "all") -> dic
 
 
 def summary() -> dict[str, Any]:
-    """Totals over completed events."""
-    completed = Event.status == EventStatus.COMPLETED
+    """Totals over completed events that have ended (an organizer may mark an event completed early; its numbers
+    wait for its end)."""
+    completed = sa.and_(Event.status == EventStatus.COMPLETED, ended())
     events_completed = db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(completed))
     people = db.session.execute(
         sa.select(

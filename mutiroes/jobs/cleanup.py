@@ -2,7 +2,8 @@
 
 Every part contributes the steps for what it owns (``module:function``, taking ``now`` and returning how many rows
 it changed): the events rules (published events past their end become completed; drafts whose start passed more
-than 30 days ago are deleted), expired login sessions, outbox rows already pushed, old email delivery records.
+than 30 days ago are deleted), the hours of ended events not credited yet, expired login sessions and account links,
+outbox rows already pushed, old email delivery records.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 CLEANUP_STEPS: dict[str, str] = {
     "completed_events": "mutiroes.events.jobs:complete_ended_events",
     "stale_drafts": "mutiroes.events.jobs:delete_stale_drafts",
+    "ended_reports_credited": "mutiroes.impact.jobs:credit_ended_reports",
     "expired_sessions": "mutiroes.users.service:purge_expired_sessions",
+    "old_account_tokens": "mutiroes.users.tokens:purge_old",
     "pushed_outbox_rows": "mutiroes.jobs.outbox:purge_pushed",
     "old_email_deliveries": "mutiroes.mail.deliveries:purge_old",
 }

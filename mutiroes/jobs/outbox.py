@@ -59,6 +59,8 @@ class OutboxJob(db.Model):
     # the request that caused the job (its X-Request-Id), so the job's log lines can be read with the request's;
     # null for jobs no request caused (periodic jobs, the CLI)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    # not before this moment (``jobs.request_at``): pushed at once, held by RQ's scheduler until then; null = now
+    run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # the relay only ever looks for rows not yet pushed, oldest first
@@ -110,24 +112,37 @@ def _redis(app: Flask) -> redis_lib.Redis:
 
 
 def push(
-    app: Flask, job_id: str, name: str, kwargs: dict, *, request_id: str | None = None, skip_known: bool = False
+    app: Flask,
+    job_id: str,
+    name: str,
+    kwargs: dict,
+    *,
+    request_id: str | None = None,
+    run_at: dt.datetime | None = None,
+    skip_known: bool = False,
 ) -> bool:
-    """Put one outbox row on its RQ queue under its own id; ``False`` when RQ already had it (relay only)."""
+    """Put one outbox row on its RQ queue under its own id (on RQ's schedule when ``run_at`` is still ahead);
+    ``False`` when RQ already had it (relay only)."""
     queue, call = _queue_and_options(app, name, kwargs, request_id)
     if skip_known and Job.exists(job_id, connection=queue.connection):
         return False
-    queue.enqueue_call(EXECUTE, job_id=job_id, **call)
+    if run_at is not None and run_at > utcnow():
+        # the workers run RQ's scheduler (with_scheduler=True), which moves the job to its queue when due
+        call["job_timeout"] = call.pop("timeout")
+        queue.enqueue_at(run_at, EXECUTE, job_id=job_id, **call)
+    else:
+        queue.enqueue_call(EXECUTE, job_id=job_id, **call)
     return True
 
 
-def push_after_commit(app: Flask, rows: list[tuple[str, str, dict, str | None]]) -> None:
-    """Push the rows just committed, ``(id, name, kwargs, request id)``, and mark them; on a Redis failure leave
-    them for the relay."""
+def push_after_commit(app: Flask, rows: list[tuple[str, str, dict, str | None, dt.datetime | None]]) -> None:
+    """Push the rows just committed, ``(id, name, kwargs, request id, run at)``, and mark them; on a Redis failure
+    leave them for the relay."""
     pushed = []
     try:
-        for job_id, name, kwargs, request_id in rows:
+        for job_id, name, kwargs, request_id, run_at in rows:
             try:
-                push(app, job_id, name, kwargs, request_id=request_id)
+                push(app, job_id, name, kwargs, request_id=request_id, run_at=run_at)
             except REDIS_ERRORS as exc:
                 log.warning("Redis unreachable, job %s %s stays in the outbox for the relay: %s", name, job_id, exc)
                 break
@@ -170,7 +185,15 @@ def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None
                 now = utcnow()
                 for row in rows:
                     try:
-                        push(app, row.id, row.name, row.kwargs, request_id=row.request_id, skip_known=True)
+                        push(
+                            app,
+                            row.id,
+                            row.name,
+                            row.kwargs,
+                            request_id=row.request_id,
+                            run_at=row.run_at,
+                            skip_known=True,
+                        )
                     except REDIS_ERRORS as exc:
                         # keep what was pushed; the rest waits for the next round
                         row.push_attempts += 1

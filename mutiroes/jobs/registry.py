@@ -19,6 +19,7 @@ QUEUES = (EMAILS, DEFAULT, PERIODIC)
 # job name -> "module:function"; every job takes ids only, reloads its state and is idempotent
 REGISTRY: dict[str, str] = {
     "send_welcome_email": "mutiroes.users.jobs:send_welcome_email",
+    "send_account_link": "mutiroes.users.jobs:send_account_link",
     "cleanup_expired_events": "mutiroes.jobs.cleanup:cleanup_expired_events",
     "send_event_notification_email": "mutiroes.events.jobs:send_event_notification_email",
     "send_bulk_event_reminders": "mutiroes.events.jobs:send_bulk_event_reminders",

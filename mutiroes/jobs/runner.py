@@ -51,8 +51,9 @@ def execute(name: str, **kwargs):
             db.session.remove()
 
 
-def start_thread(app: Flask, name: str, kwargs: dict, request_id: str | None) -> None:
-    """The embedded mode's runner: ``name(**kwargs)`` on a daemon thread, in its own application context."""
+def start_thread(app: Flask, name: str, kwargs: dict, request_id: str | None, *, delay: float = 0.0) -> None:
+    """The embedded mode's runner: ``name(**kwargs)`` on a daemon thread, in its own application context, after
+    ``delay`` seconds (a delayed job is lost if the process stops first; the periodic clean-up catches up)."""
 
     def target():
         with app.app_context():
@@ -63,6 +64,11 @@ def start_thread(app: Flask, name: str, kwargs: dict, request_id: str | None) ->
             finally:
                 db.session.remove()
 
+    if delay > 0:
+        timer = threading.Timer(delay, target)
+        timer.name, timer.daemon = f"job-{name}", True
+        timer.start()
+        return
     threading.Thread(target=target, name=f"job-{name}", daemon=True).start()
 
 

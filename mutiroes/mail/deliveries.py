@@ -22,6 +22,7 @@ from mutiroes.models import UTCDateTime, db
 from mutiroes.timeutil import utcnow
 
 CLAIM_LEASE = dt.timedelta(minutes=15)
+SUBJECT_MAX_LENGTH = 300
 # delivery records must outlive every retry of the job that sent them; then they only grow the table
 DELIVERY_RETENTION = dt.timedelta(days=90)
 
@@ -42,6 +43,8 @@ class EmailDelivery(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     recipient: Mapped[str] = mapped_column(sa.String(254), nullable=False)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    # what the person was sent, for their data export (LGPD); null on records older than the column
+    subject: Mapped[str | None] = mapped_column(sa.String(SUBJECT_MAX_LENGTH))
     claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
@@ -51,11 +54,24 @@ def delivery_key(kind: str, *ids: object, recipient: str) -> str:
     return ":".join([kind, *(str(i) for i in ids), recipient.strip().lower()])
 
 
+def recorded(key: str) -> bool:
+    """Whether a message with this key was sent, or is being sent, already (for a job that must not make a second,
+    different message when the first may have gone out)."""
+    return db.session.get(EmailDelivery, key) is not None
+
+
 def claim(messages: list[Message]) -> set[str]:
     """Claim the delivery keys of ``messages`` not yet delivered; commits, returns the keys this call owns."""
     now = utcnow()
     rows = [
-        {"key": m.key, "kind": m.kind, "recipient": m.to, "status": DeliveryStatus.SENDING, "claimed_at": now}
+        {
+            "key": m.key,
+            "kind": m.kind,
+            "recipient": m.to,
+            "subject": m.subject[:SUBJECT_MAX_LENGTH],
+            "status": DeliveryStatus.SENDING,
+            "claimed_at": now,
+        }
         for m in messages
     ]
     insert = (postgresql if db.engine.dialect.name == "postgresql" else sqlite).insert

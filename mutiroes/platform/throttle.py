@@ -1,8 +1,9 @@
-"""Failure counters with a fixed window, shared through Redis when configured, per process otherwise.
+"""Counters with a fixed window, shared through Redis when configured, per process otherwise.
 
 Used by login throttling: failures are counted per account and per client IP; once either reaches its limit the
-next attempts get 429 with Retry-After until the window ends. When Redis is configured but unreachable the counters
-fall back to this process, so a Redis outage never blocks logins.
+next attempts get 429 with Retry-After until the window ends. The account emails (password resets, verification
+links) count requests the same way. When Redis is configured but unreachable the counters fall back to this process,
+so a Redis outage never blocks logins.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import threading
 import time
 
 import redis as redis_lib
+from flask import Flask
+
+from mutiroes.platform.redis import redis
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +90,10 @@ class RedisCounters:
             self.client.delete(key)
         except redis_lib.RedisError:
             log.warning("redis unavailable, could not reset %s", key)
+
+
+def counters_for(app: Flask, name: str) -> MemoryCounters | RedisCounters:
+    """The counters named ``name`` of ``app``: in Redis when configured (falling back to this process's), else here."""
+    memory = app.extensions.setdefault(f"mutiroes_{name}_counters", {}).setdefault("memory", MemoryCounters())
+    client = redis.client_for(app)
+    return RedisCounters(client, memory) if client is not None else memory

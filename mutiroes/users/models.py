@@ -1,14 +1,18 @@
-"""Users (account and profile in one row), login sessions and their refresh tokens."""
+"""Users (account and profile in one row), login sessions and their refresh tokens, account-link tokens."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mutiroes.models import TimestampMixin, UTCDateTime, db
+from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
 from mutiroes.timeutil import utcnow
+
+# what an erased account shows wherever a name was shown (its past participations, the events it organized)
+ERASED_NAME = "Conta excluída"
 
 
 def default_notification_preferences() -> dict:
@@ -34,6 +38,11 @@ class User(TimestampMixin, db.Model):
     is_staff: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     date_joined: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # when the person proved they read this address (a verification link, or a password reset through it); hours,
+    # badges and ranks are credited only to verified accounts
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # set when the person erased their account (LGPD): the row stays, scrubbed, so past participations stay counted
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     phone: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="")
     birth_date: Mapped[dt.date | None] = mapped_column(sa.Date)
@@ -64,7 +73,13 @@ class User(TimestampMixin, db.Model):
     )
 
     @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
     def full_name(self) -> str:
+        if self.deleted_at is not None:
+            return ERASED_NAME
         return f"{self.first_name} {self.last_name}".strip() or self.username
 
     def age_on(self, day: dt.date) -> int | None:
@@ -106,3 +121,38 @@ class RefreshToken(db.Model):
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenPurpose(enum.StrEnum):
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
+    EMAIL_VERIFICATION = "email_verification"
+
+
+class AccountToken(db.Model):
+    """A single-use link sent by email: a password reset or an email verification.
+
+    Only the SHA-256 of the token is stored, so reading this table (a backup, a leaked dump) gives no working link.
+    The row is written by the request that asks for the email; the email job draws the random token, stores its hash
+    and the expiry, and mails it (so the token itself is never in a job's arguments, the outbox or Redis). A token is
+    spent by one conditional UPDATE (``used_at IS NULL AND expires_at > now``): it works once, whatever the
+    concurrency.
+    """
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    # the address the link goes to: a verification confirms exactly this one
+    email: Mapped[str] = mapped_column(sa.String(254), nullable=False)
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        one_of("purpose", TokenPurpose),
+        sa.CheckConstraint("(token_hash IS NULL) = (expires_at IS NULL)", name="issued_with_expiry"),
+    )

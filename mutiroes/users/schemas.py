@@ -45,6 +45,10 @@ class UserSchema(ma.Schema):
     first_name = ma.fields.String(dump_only=True)
     last_name = ma.fields.String(dump_only=True)
     date_joined = LocalDateTime(dump_only=True)
+    email_verified = ma.fields.Boolean(
+        dump_only=True,
+        metadata={"description": "Hours, badges and ranking places are credited only once this is true."},
+    )
 
 
 class TokenRequestSchema(BaseSchema):
@@ -168,3 +172,169 @@ class UserStatsSchema(ma.Schema):
     favorite_categories = ma.fields.List(
         ma.fields.Dict(), metadata={"description": "Up to 3 `{id, name, events}`, by verified events."}
     )
+
+
+# --- account recovery, verification, privacy --------------------------------------------------------------------
+
+
+def _token_field() -> ma.fields.String:
+    return ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=200, error="Link inválido."),
+        metadata={"description": "The `token` parameter of the emailed link."},
+    )
+
+
+class PasswordResetRequestSchema(BaseSchema):
+    email = ma.fields.Email(required=True, validate=validate.Length(max=254, error="E-mail longo demais."))
+
+
+class PasswordResetConfirmSchema(BaseSchema):
+    token = _token_field()
+    new_password = ma.fields.String(
+        required=True, load_only=True, validate=validate.Length(max=128, error="Senha longa demais.")
+    )
+    new_password_confirm = ma.fields.String(required=True, load_only=True)
+
+    @ma.validates_schema
+    def passwords_match(self, data, **_kwargs):
+        if data.get("new_password") is not None and data.get("new_password_confirm") not in (
+            None,
+            data["new_password"],
+        ):
+            raise ma.ValidationError("As senhas não conferem.", "new_password_confirm")
+
+
+class VerifyEmailSchema(BaseSchema):
+    token = _token_field()
+
+
+class AccountDeleteSchema(BaseSchema):
+    password = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=128),
+        metadata={"description": "The current password: erasing cannot be undone."},
+    )
+
+
+class ExportParticipationSchema(ma.Schema):
+    event = ma.fields.Integer(attribute="event_id")
+    event_title = ma.fields.Function(lambda p: p.event.title)
+    event_start = LocalDateTime(attribute="event.start_date")
+    event_end = LocalDateTime(attribute="event.end_date")
+    status = ma.fields.String()
+    registered_at = LocalDateTime()
+    checked_in = ma.fields.Boolean()
+    check_in_time = LocalDateTime(allow_none=True)
+    check_in_method = ma.fields.String(
+        allow_none=True, metadata={"description": "organizer, code or self (nobody vouched for it)."}
+    )
+    hours = ma.fields.Float(metadata={"description": "Hours this participation earned (credited once verified)."})
+    emergency_contact = ma.fields.String()
+    emergency_phone = ma.fields.String()
+    special_needs = ma.fields.String()
+    experience_level = ma.fields.String()
+
+
+class ExportEventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    status = ma.fields.String()
+    start_date = LocalDateTime()
+    end_date = LocalDateTime()
+    address = ma.fields.String()
+    city = ma.fields.String()
+    state = ma.fields.String()
+    created_at = LocalDateTime()
+
+
+class ExportCommentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    event = ma.fields.Integer(attribute="event_id")
+    parent = ma.fields.Integer(attribute="parent_id", allow_none=True)
+    content = ma.fields.String()
+    created_at = LocalDateTime()
+    updated_at = LocalDateTime()
+
+
+class ExportPhotoSchema(ma.Schema):
+    id = ma.fields.Integer()
+    event = ma.fields.Integer(attribute="event_id")
+    photo = ma.fields.Function(lambda photo: images.absolute_url(photo.photo))
+    caption = ma.fields.String()
+    is_before = ma.fields.Boolean()
+    is_after = ma.fields.Boolean()
+    created_at = LocalDateTime()
+
+
+class ExportPledgeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    event = ma.fields.Integer(attribute="resource.event_id")
+    resource = ma.fields.String(attribute="resource.name")
+    quantity = ma.fields.Integer()
+    unit = ma.fields.String(attribute="resource.unit")
+    created_at = LocalDateTime()
+
+
+class ExportReportSchema(ma.Schema):
+    event = ma.fields.Integer(attribute="event_id")
+    event_title = ma.fields.Function(lambda report: report.event.title)
+    total_participants = ma.fields.Integer()
+    total_hours = ma.fields.Float(allow_none=True)
+    trash_collected_kg = ma.fields.Float()
+    trees_planted = ma.fields.Integer()
+    area_cleaned_m2 = ma.fields.Float()
+    recyclable_material_kg = ma.fields.Float()
+    summary = ma.fields.String()
+    challenges = ma.fields.String()
+    achievements = ma.fields.String()
+    created_at = LocalDateTime()
+    updated_at = LocalDateTime()
+
+
+class ExportBadgeSchema(ma.Schema):
+    name = ma.fields.String(attribute="badge.name")
+    description = ma.fields.String(attribute="badge.description")
+    earned_at = LocalDateTime()
+
+
+class ExportEmailSchema(ma.Schema):
+    subject = ma.fields.String(
+        allow_none=True, metadata={"description": "Null for emails recorded before subjects were kept."}
+    )
+    kind = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "sent, logged (no mail server), rejected or sending."})
+    date = LocalDateTime(attribute="claimed_at")
+
+
+class ExportSessionSchema(ma.Schema):
+    created_at = LocalDateTime()
+    expires_at = LocalDateTime()
+    revoked_at = LocalDateTime(allow_none=True)
+    revoked_reason = ma.fields.String(allow_none=True)
+
+
+class ExportHoursSchema(ma.Schema):
+    total_hours_volunteered = ma.fields.Float()
+    total_events_participated = ma.fields.Integer()
+
+
+class AccountExportSchema(ma.Schema):
+    """Everything the platform holds about the caller (LGPD). Emails are those of the last 90 days: older delivery
+    records are deleted."""
+
+    generated_at = LocalDateTime(required=True)
+    profile = ma.fields.Nested(ProfileSchema, required=True)
+    email_verified_at = LocalDateTime(allow_none=True, required=True)
+    hours = ma.fields.Nested(ExportHoursSchema, required=True)
+    participations = ma.fields.List(ma.fields.Nested(ExportParticipationSchema), required=True)
+    events_organized = ma.fields.List(ma.fields.Nested(ExportEventSchema), required=True)
+    comments = ma.fields.List(ma.fields.Nested(ExportCommentSchema), required=True)
+    photos = ma.fields.List(ma.fields.Nested(ExportPhotoSchema), required=True)
+    pledges = ma.fields.List(ma.fields.Nested(ExportPledgeSchema), required=True)
+    reports_filed = ma.fields.List(ma.fields.Nested(ExportReportSchema), required=True)
+    badges = ma.fields.List(ma.fields.Nested(ExportBadgeSchema), required=True)
+    emails = ma.fields.List(ma.fields.Nested(ExportEmailSchema), required=True)
+    sessions = ma.fields.List(ma.fields.Nested(ExportSessionSchema), required=True)

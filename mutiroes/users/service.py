@@ -24,7 +24,8 @@ from mutiroes.platform import images
 from mutiroes.platform.redis import redis
 from mutiroes.platform.throttle import MemoryCounters, RedisCounters
 from mutiroes.timeutil import utcnow
-from mutiroes.users.models import AuthSession, RefreshToken, User
+from mutiroes.users import tokens
+from mutiroes.users.models import AuthSession, RefreshToken, TokenPurpose, User
 
 INVALID_CREDENTIALS = "E-mail, nome de usuário ou senha incorretos."
 COMMON_PASSWORDS = frozenset(
@@ -63,6 +64,11 @@ def _verify_password(user: User | None, password: str) -> bool:
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     return True
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's (an erased account has none); a hash due for new parameters is renewed."""
+    return _verify_password(user, password)
 
 
 def _dummy_hash() -> str:
@@ -302,6 +308,8 @@ def change_password(*, user: User, old_password: str, new_password: str) -> None
         .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason="password_changed")
     )
+    # a reset link still in the mailbox must not undo the password just chosen
+    tokens.spend_all(user.id, TokenPurpose.PASSWORD_RESET)
     db.session.commit()
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from mutiroes.events.models import EventParticipant
+from mutiroes.events.models import Event, EventParticipant
 from mutiroes.impact.models import Badge, UserBadge
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
@@ -27,18 +27,29 @@ from tests.jobs.conftest import (  # noqa: F401
 
 @pytest.fixture
 def join(app):
-    """Put a user on an event straight into the database: confirmed (default), checked in or not."""
+    """Put a user on an event straight into the database: confirmed (default), checked in or not (at the start,
+    or ``check_in_time``; by ``method``, which defaults to none recorded: an unattested check-in)."""
 
-    def build(event_id: int, user_id: int, *, status: str = "confirmed", checked_in: bool = False) -> int:
+    def build(
+        event_id: int,
+        user_id: int,
+        *,
+        status: str = "confirmed",
+        checked_in: bool = False,
+        check_in_time: dt.datetime | None = None,
+        method: str | None = None,
+    ) -> int:
         with app.app_context():
             now = utcnow()
+            start = db.session.get(Event, event_id).start_date
             row = EventParticipant(
                 event_id=event_id,
                 user_id=user_id,
                 status=status,
                 waitlisted_at=now if status == "waitlisted" else None,
                 checked_in=checked_in,
-                check_in_time=now if checked_in else None,
+                check_in_time=(check_in_time or min(now, start)) if checked_in else None,
+                check_in_method=method if checked_in else None,
                 registered_at=now - dt.timedelta(days=3),
             )
             db.session.add(row)

@@ -13,7 +13,7 @@ from mutiroes.timeutil import utcnow
 
 REPORT = {
     "total_hours": 12,
-    "trash_collected_kg": 85.5,
+    "trash_collected_kg": 45.5,  # one person (nobody checked in): at most 50 kg
     "trees_planted": 0,
     "area_cleaned_m2": 1200,
     "recyclable_material_kg": 30.25,
@@ -48,7 +48,7 @@ def test_report_is_filed_once_by_the_organizer_and_read_by_anyone(client, app, p
     body = created.get_json()
     assert body["event"] == event_id and body["event_title"] == "Praia do Forte"
     assert body["created_by"] == organizer["id"] and body["created_by_name"] == "Olga Reis"
-    assert body["trash_collected_kg"] == 85.5 and body["total_hours"] == 12.0
+    assert body["trash_collected_kg"] == 45.5 and body["total_hours"] == 12.0
     assert body["total_participants"] == 0  # not given: the number checked in
     assert client.get(url).get_json() == body
     assert client.get(url.rstrip("/")).status_code == 200
@@ -104,7 +104,7 @@ def test_patch_with_a_negative_number_changes_nothing(client, app, past_event):
     client.post(url, json=REPORT, headers=headers)
     assert client.patch(url, json={"trash_collected_kg": -5}, headers=headers).status_code == 400
     assert client.put(url, json={**REPORT, "total_hours": -1}, headers=headers).status_code == 400
-    assert stored_reports(app) == [(event_id, 12.0, 85.5, "Limpamos 2 km de praia.")]
+    assert stored_reports(app) == [(event_id, 12.0, 45.5, "Limpamos 2 km de praia.")]
 
 
 def test_authorization_matrix_of_the_report_writes(client, app, past_event, user_with_token, make_event):

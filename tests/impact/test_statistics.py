@@ -105,9 +105,13 @@ def test_a_stated_total_caps_the_hours_and_an_update_recomputes(client, scenario
     assert hours_of(first)[ana] == hours_of(first)[bruno] == 2.5
     assert user_numbers(ana, bruno) == {ana: (3, 10.5), bruno: (1, 2.5)}
     # a total above duration × people does not raise anyone past the duration
-    client.patch(f"/api/events/{first}/report/", json={"total_hours": 100}, headers=s["olga_headers"])
+    response = client.patch(f"/api/events/{first}/report/", json={"total_hours": 20}, headers=s["olga_headers"])
+    assert response.status_code == 200
     work()
     assert hours_of(first)[ana] == 4.0
+    # and one above 12 h per person checked in and day of the event is refused
+    response = client.patch(f"/api/events/{first}/report/", json={"total_hours": 25}, headers=s["olga_headers"])
+    assert response.status_code == 400 and list(response.get_json()) == ["total_hours"]
 
 
 def test_badges_catalogue_earned_and_no_way_to_claim(client, scenario, login):

@@ -58,7 +58,9 @@ def test_cleanup_purges_sessions_and_tokens_past_expiry_only(jobs_app, make_user
         assert counts == {
             "completed_events": 0,
             "stale_drafts": 0,
+            "ended_reports_credited": 0,
             "expired_sessions": 3,
+            "old_account_tokens": 0,
             "pushed_outbox_rows": 1,
             "old_email_deliveries": 0,
         }
@@ -71,7 +73,9 @@ def test_cleanup_purges_sessions_and_tokens_past_expiry_only(jobs_app, make_user
         assert jobs.run_now("cleanup_expired_events") == {
             "completed_events": 0,
             "stale_drafts": 0,
+            "ended_reports_credited": 0,
             "expired_sessions": 0,
+            "old_account_tokens": 0,
             "pushed_outbox_rows": 0,
             "old_email_deliveries": 0,
         }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 import zlib
 
 import redis as redis_lib
@@ -14,6 +16,7 @@ from mutiroes.jobs import queues
 from mutiroes.jobs.outbox import MasterWatch, OutboxJob, reconcile, relay
 from mutiroes.models import db
 from mutiroes.platform.redis import redis
+from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
 from tests.jobs.conftest import mail_environ, register
 from tests.services import Redis
@@ -182,3 +185,49 @@ def test_embedded_mode_runs_the_job_in_process_after_commit(app, make_config, sm
         user = db.session.scalar(sa.select(User).where(User.username == "dora_embedded"))
         assert user is not None
         db.session.remove()
+
+
+def test_a_job_requested_for_later_waits_in_rq_s_schedule_until_due_also_through_the_relay(
+    jobs_app, redis_server, rq_connection, work
+):
+    queue = queues.queue(jobs.PERIODIC, rq_connection)
+    with jobs_app.app_context():
+        jobs.request_at(utcnow() + dt.timedelta(seconds=2), "cleanup_expired_events")
+        db.session.commit()
+        db.session.remove()
+    [row] = outbox_rows(jobs_app)
+    assert row.run_at is not None and row.enqueued_at is not None
+    assert queue.count == 0 and queue.scheduled_job_registry.get_job_ids() == [row.id]
+    work()  # not due yet: the burst worker leaves it
+    assert queue.scheduled_job_registry.get_job_ids() == [row.id]
+    time.sleep(2.2)
+    work()
+    assert queue.scheduled_job_registry.get_job_ids() == [] and queue.finished_job_registry.get_job_ids() == [row.id]
+
+    # a row Redis could not take: the relay schedules it the same way; one whose time has passed runs at once
+    redis_server.stop()
+    try:
+        with jobs_app.app_context():
+            jobs.request_at(utcnow() + dt.timedelta(hours=1), "cleanup_expired_events")
+            jobs.request_at(utcnow() - dt.timedelta(seconds=1), "cleanup_expired_events")
+            db.session.commit()
+            db.session.remove()
+    finally:
+        redis_server.start()
+    assert relay(jobs_app, grace_seconds=0) == 2
+    later, past = sorted((r for r in outbox_rows(jobs_app) if r.id != row.id), key=lambda r: r.run_at, reverse=True)
+    assert queue.scheduled_job_registry.get_job_ids() == [later.id]
+    assert queue.job_ids == [past.id]
+
+
+def test_embedded_mode_runs_a_job_requested_for_later_on_a_timer(app, make_config, smtp_sink, sink, make_user):
+    config: Config = make_config(environ={**mail_environ(smtp_sink), "MUTIROES_REDIS_URL": ""})
+    embedded = create_app(config)
+    user = make_user(username="elis_later", verified=False)
+    with embedded.app_context():
+        jobs.request_at(utcnow() + dt.timedelta(seconds=1), "send_welcome_email", user_id=user["id"])
+        db.session.commit()
+        db.session.remove()
+    assert sink.files() == []
+    [message] = sink.wait_for(1, timeout=10)
+    assert message["To"] == "elis_later@example.org"

@@ -22,8 +22,9 @@ def test_register_creates_user_and_returns_contract_fields(client, app):
     response = client.post("/api/users/register/", json=VALID)
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "username", "email", "first_name", "last_name", "date_joined"}
+    assert set(body) == {"id", "username", "email", "first_name", "last_name", "date_joined", "email_verified"}
     assert body["username"] == "maria_silva"
+    assert body["email_verified"] is False  # until the link of the welcome email is opened
     assert body["email"] == "maria@example.org"
     assert "password" not in body
     assert body["date_joined"].endswith("-03:00")

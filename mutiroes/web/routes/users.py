@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from mutiroes.impact import service as impact
 from mutiroes.schemas import DetailSchema
-from mutiroes.users import schemas, service
+from mutiroes.users import accounts, schemas, service
 from mutiroes.web.auth import auth_required, current_user, get_jwt
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Contas, perfis e estatísticas.")
@@ -72,6 +72,70 @@ class Profile(MethodView):
     def patch(self, changes):
         """Change profile fields; counters, e-mail and flags are not writable."""
         return service.update_profile(user=current_user, changes=changes)
+
+    @auth_required
+    @blp.arguments(schemas.AccountDeleteSchema)
+    @blp.response(204)
+    @blp.alt_response(429, description="Senhas erradas demais; veja Retry-After.")
+    def delete(self, data):
+        """Erase the caller's account (LGPD), with the current `password`; it cannot be undone.
+
+        Names, email, phone, birth date, bio, avatar, address, emergency data, comments, photos and logins are
+        deleted; login becomes impossible. Participations at past events stay, anonymous, so published impact
+        numbers stay true. Events the caller organizes that have not started are cancelled and their participants
+        emailed; the caller's places at events not over are freed. Wrong password → 400 on `password`."""
+        accounts.erase(user=current_user, password=data["password"])
+
+
+@blp.route("/profile/export/", methods=["GET"])
+@blp.response(200, schemas.AccountExportSchema)
+@auth_required
+def export_profile():
+    """Everything held about the caller (LGPD): profile, participations, events organized, comments, photos,
+    pledges, reports filed, badges, hours, the emails sent to them (subject and date) and their logins."""
+    return accounts.export(user=current_user)
+
+
+@blp.route("/password-reset/", methods=["POST"])
+@blp.arguments(schemas.PasswordResetRequestSchema)
+@blp.response(202, DetailSchema)
+@blp.alt_response(429, description="Pedidos demais para este e-mail ou este IP; veja Retry-After.")
+def password_reset(data):
+    """Email a link to choose a new password (`<MUTIROES_FRONTEND_URL>/redefinir-senha?token=…`, valid 1 h). The
+    answer is the same whether or not the address has an account."""
+    return {"detail": accounts.request_password_reset(email=data["email"], client_ip=client_ip())}
+
+
+@blp.route("/password-reset/confirm/", methods=["POST"])
+@blp.arguments(schemas.PasswordResetConfirmSchema)
+@blp.response(200, DetailSchema)
+def password_reset_confirm(data):
+    """Set a new password with the emailed token (single use; expired, used or unknown → 400 on `token`). Password
+    rules as at registration. Every login of the account ends, and the address counts as verified."""
+    accounts.confirm_password_reset(token=data["token"], new_password=data["new_password"])
+    return {"detail": "Senha redefinida. Entre com a nova senha."}
+
+
+@blp.route("/verify-email/", methods=["POST"])
+@blp.arguments(schemas.VerifyEmailSchema)
+@blp.response(200, DetailSchema)
+def verify_email(data):
+    """Confirm the email address with the token of the welcome email's link
+    (`<MUTIROES_FRONTEND_URL>/verificar-email?token=…`); single use. Hours, badges and ranks earned so far are
+    credited in the background."""
+    accounts.verify_email(token=data["token"])
+    return {"detail": "E-mail confirmado. Obrigado!"}
+
+
+@blp.route("/verify-email/resend/", methods=["POST"])
+@blp.response(202, DetailSchema)
+@blp.alt_response(409, description="O e-mail já está confirmado.")
+@blp.alt_response(429, description="Pedidos demais; veja Retry-After.")
+@auth_required
+def verify_email_resend():
+    """Email a new verification link to the caller's address (valid 7 days)."""
+    accounts.resend_verification(user=current_user)
+    return {"detail": "Enviamos um novo link de confirmação para o seu e-mail."}
 
 
 @blp.route("/profile/avatar/", methods=["PUT"])
