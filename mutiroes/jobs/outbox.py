@@ -235,7 +235,7 @@ def reconcile(app: Flask, *, window: dt.timedelta = RECONCILE_WINDOW, batch_size
             known = pipe.execute() if rows else []
             for row, exists in zip(rows, known, strict=True):
                 if not exists:
-                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id)
+                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id, run_at=row.run_at)
                     total += 1
             db.session.commit()
         finally:
