@@ -124,7 +124,13 @@ def _flask_settings(config: Config) -> dict:
                     "REST API of Mutirões, the platform for community environmental volunteer actions. "
                     "Errors use the Django REST Framework shape: 400 bodies map each field to a list of "
                     'messages (non_field_errors for the rest); every other error is {"detail": ...}. '
-                    "Every path also answers without its trailing slash."
+                    "Every path also answers without its trailing slash. "
+                    'Numbers also accept numeric strings ("7", "35.5"); anything else is a 400 on the field. '
+                    "A write may send back the representation it got: its read-only fields are ignored, any other "
+                    "unknown field is a 400. Checks run in DRF's order: 401, then 403/404, then 400. A path id or a "
+                    "page that is not a positive integer is 404. JSON bodies: at most 64 KiB (1 MiB for an event "
+                    "sent back; uploads 10 MiB), 32 levels deep. The decisions where the contract is silent are in "
+                    "docs/contract.md."
                 )
             },
         },
