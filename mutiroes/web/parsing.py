@@ -3,9 +3,12 @@
 - A body is refused with 413 before it is read when it is larger than its route allows: 64 KiB of JSON (every
   writable field at its maximum length fits, even at two bytes a character), 1 MiB where a client may send a large
   representation back (an event-detail, which embeds comments, photos, resources and participants), the upload
-  limit (``MUTIROES_MAX_UPLOAD_BYTES`` plus multipart framing) on the upload routes. nginx applies the same limits
-  (nginx/nginx.conf); the app applies them too, for the embedded mode and for anything that reaches a replica
-  directly.
+  limit (``MUTIROES_MAX_UPLOAD_BYTES`` plus 1 MiB of multipart framing, 11 MiB) on the upload routes. nginx applies
+  the same limits (nginx/nginx.conf); the app applies them too, for the embedded mode and for anything that reaches
+  a replica directly.
+- An answer given before the body was read (a 401, 403 or 404 comes before the body, as DRF orders checks) still
+  reads what is left of it: a server that closes the connection with the body still arriving makes nginx, still
+  sending it, fail with a broken pipe, and the client would get 503 instead of its 401.
 - JSON nested deeper than ``MAX_JSON_DEPTH`` (no body of the contract comes close) and JSON the parser itself gives
   up on (numbers with thousands of digits, nesting past Python's recursion limit) are a 400, never a 500.
 - The ``multipart`` location gives one schema the files and the form fields of a multipart/form-data body, so a
@@ -24,10 +27,11 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.exceptions import HTTPException
 
 JSON_BODY_MAX_BYTES = 64 * 1024
 REPRESENTATION_BODY_MAX_BYTES = 1024 * 1024
-UPLOAD_FRAMING_BYTES = 256 * 1024  # multipart boundaries and the form fields beside the file
+UPLOAD_FRAMING_BYTES = 1024 * 1024  # multipart boundaries and the form fields beside the file: 11 MiB as nginx
 MAX_JSON_DEPTH = 32
 UPLOAD = "upload"  # the body limit of the upload routes: the upload setting, read per request
 _BODY_LIMIT = "_mutiroes_body_limit"
@@ -122,5 +126,16 @@ def _limit_body() -> None:
     request.max_content_length = limit
 
 
+def _drain_body(response):
+    try:
+        stream = request.stream  # bounded by the route's limit; already exhausted when the body was parsed
+        while stream.read(64 * 1024):
+            pass
+    except (HTTPException, OSError, ValueError):
+        pass  # past the limit (this answer is that 413), or the client went away
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_limit_body)
+    app.after_request(_drain_body)
