@@ -271,8 +271,13 @@ def write_configs(layout: Layout, state: State) -> None:
         targets.write_text("[]\n")
     if state.ha:
         ha.write_configs(layout, state)
-    for name in ("nginx.conf", "security_headers.conf"):
+    for name in ("nginx.conf", "security_headers.conf", "server_names.conf"):
         shutil.copyfile(ROOT / "nginx" / name, layout.nginx_prefix / name)
+    extra_names = os.environ.get("MUTIROES_SERVER_NAMES", "").split()
+    if extra_names:  # the host names this cluster is reached by, besides localhost and 127.0.0.1
+        (layout.nginx_prefix / "server_names.conf").write_text(
+            f"server_name localhost 127.0.0.1 {' '.join(extra_names)};\n"
+        )
     (layout.nginx_prefix / "listen.conf").write_text(f"listen 127.0.0.1:{state.ports['nginx']};\n")
     (layout.nginx_prefix / "unlimited.conf").write_text("127.0.0.1/32 0;\n")
     media_link = layout.nginx_prefix / "media"

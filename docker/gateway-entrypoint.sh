@@ -9,6 +9,10 @@ case "${1:-serve}" in
         ln -sf /dev/stdout "$PREFIX/logs/access.log"
         ln -sf /dev/stderr "$PREFIX/logs/error.log"
         echo "listen ${NGINX_LISTEN:-8080};" >"$PREFIX/listen.conf"
+        # the host names answered (any other Host is dropped): localhost, 127.0.0.1 and MUTIROES_SERVER_NAMES
+        if [ -n "${MUTIROES_SERVER_NAMES:-}" ]; then
+            echo "server_name localhost 127.0.0.1 ${MUTIROES_SERVER_NAMES};" >"$PREFIX/server_names.conf"
+        fi
         # the host's own connections reach a container from its network's gateway (the default route)
         {
             echo "127.0.0.1/32 0;"

@@ -31,6 +31,8 @@ RUN set -eux; \
     chown 10001:10001 /gateway/media
 COPY --from=consul-template /out/consul-template /usr/local/bin/consul-template
 COPY nginx/nginx.conf nginx/security_headers.conf /gateway/
+# the entrypoint rewrites it when MUTIROES_SERVER_NAMES is set
+COPY --chown=gateway:gateway nginx/server_names.conf /gateway/
 COPY consul/upstream.conf.ctmpl consul/consul-template.hcl /gateway/consul-template/
 COPY docker/gateway-entrypoint.sh /usr/local/bin/gateway-entrypoint
 USER gateway

@@ -20,7 +20,7 @@ from mutiroes.models import db
 from mutiroes.platform import database, logs, metrics
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
-from mutiroes.web import auth, cache, dashboard, docs, media, request_id, retry
+from mutiroes.web import auth, cache, dashboard, docs, headers, media, parsing, request_id, retry
 from mutiroes.web.api import Api
 from mutiroes.web.routes import BLUEPRINTS
 from mutiroes.web.routing import IdConverter, id_param_schema
@@ -37,7 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(_flask_settings(config))
     # Every route answers with and without its trailing slash, without a redirect (redirects lose POST bodies).
     app.url_map.strict_slashes = False
-    app.url_map.converters["id"] = IdConverter  # <id:...>: a positive integer, or 400
+    app.url_map.converters["id"] = IdConverter  # <id:...>: a positive integer, else no route matches (404)
     # JSON as the contract shows it: fields in schema order, Portuguese text as UTF-8 rather than \u escapes
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -49,6 +49,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     # What runs around every request and every unit of work, in one place:
     request_id.init_app(app)  # first in, last out: an id for every log line and the answer; one access line
+    headers.init_app(app)  # security headers on every answer, with or without nginx in front
+    parsing.init_app(app)  # each route's body limit, applied before anything reads the body
     metrics.init_app(app, collectors=[JobsCollector(app)])  # counts and times every answer; serves /metrics
     auth.init_app(app)  # a token counts only while its login session is live
     database.init_app(app)  # connections through the database breaker; notes when a unit of work wrote
@@ -109,8 +111,9 @@ def _flask_settings(config: Config) -> dict:
         "JWT_REFRESH_TOKEN_EXPIRES": dt.timedelta(days=config.refresh_token_days),
         "JWT_TOKEN_LOCATION": ["headers"],
         "JWT_BLOCKLIST_ENABLED": True,
-        # bodies past the upload limit (plus multipart framing) are refused with 413 before they are read
-        "MAX_CONTENT_LENGTH": config.max_upload_bytes + 256 * 1024,
+        # the largest body of any route (an upload plus multipart framing); each route's own, smaller limit is set
+        # per request (web.parsing). Bodies past it are refused with 413 before they are read.
+        "MAX_CONTENT_LENGTH": config.max_upload_bytes + parsing.UPLOAD_FRAMING_BYTES,
         "API_TITLE": "Mutirões API",
         "API_VERSION": __version__,
         "OPENAPI_VERSION": "3.0.3",
@@ -126,7 +129,13 @@ def _flask_settings(config: Config) -> dict:
                     "REST API of Mutirões, the platform for community environmental volunteer actions. "
                     "Errors use the Django REST Framework shape: 400 bodies map each field to a list of "
                     'messages (non_field_errors for the rest); every other error is {"detail": ...}. '
-                    "Every path also answers without its trailing slash."
+                    "Every path also answers without its trailing slash. "
+                    'Numbers also accept numeric strings ("7", "35.5"); anything else is a 400 on the field. '
+                    "A write may send back the representation it got: its read-only fields are ignored, any other "
+                    "unknown field is a 400. Checks run in DRF's order: 401, then 403/404, then 400. A path id or a "
+                    "page that is not a positive integer is 404. JSON bodies: at most 64 KiB (1 MiB for an event "
+                    "sent back; uploads 10 MiB), 32 levels deep. The decisions where the contract is silent are in "
+                    "docs/contract.md."
                 )
             },
         },

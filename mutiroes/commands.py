@@ -27,8 +27,15 @@ def init_app(app: Flask) -> None:
         click.echo(f"categories added: {added}")
 
     @app.cli.command("seed-demo")
-    def seed_demo_command():
-        """Create the demo data set (idempotent)."""
+    @click.option("--force", is_flag=True, help="also outside the embedded mode (a demo or test deployment)")
+    def seed_demo_command(force):
+        """Create the demo data set (idempotent): accounts with a published password, so outside the embedded mode
+        only with --force, never by accident on a real deployment."""
+        if not current_app.config["MUTIROES"].embedded and not force:
+            raise click.ClickException(
+                "seed-demo creates accounts whose password is public; this is not the embedded mode "
+                "(MUTIROES_DATABASE_URL is set). Run it with --force if this deployment is a demo."
+            )
         for login, password in seed.seed_demo():
             click.echo(f"demo login: {login} / {password}")
 

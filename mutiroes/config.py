@@ -307,13 +307,23 @@ class Config:
     )
     access_token_minutes: int = setting(60, minimum=1, description="access token lifetime")
     refresh_token_days: int = setting(7, minimum=1, description="refresh token lifetime")
-    login_max_failures_per_account: int = setting(5, minimum=1, description="failed logins per account before 429")
+    login_max_failures_per_account: int = setting(
+        5, minimum=1, description="failed logins per account and client IP before that IP gets 429 for that account"
+    )
     login_max_failures_per_ip: int = setting(20, minimum=1, description="failed logins per client IP before 429")
+    login_max_failures_account_wide: int = setting(
+        50,
+        minimum=1,
+        description="failed logins per account from all IPs before only the IPs it logged in from may still try",
+    )
     login_failure_window_seconds: int = setting(
         900, minimum=1, description="window of the failed-login counters (and the longest Retry-After)"
     )
     argon2_time_cost: int = setting(3, minimum=1, description="argon2id time cost of password hashes")
     argon2_memory_cost_kib: int = setting(65536, minimum=8, description="argon2id memory cost of password hashes")
+    comments_per_minute: int = setting(
+        10, minimum=1, description="comments and replies one person may post per minute; more get 429"
+    )
     max_upload_bytes: int = setting(
         10 * 1024 * 1024, minimum=1024, description="largest upload (10 MiB by default); bigger bodies get 413"
     )

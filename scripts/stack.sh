@@ -398,7 +398,7 @@ for m in json.load(sys.stdin)["members"]:
         fi
         ;;
     populate)
-        docker exec "$(one_container backend)" sh -c 'mutiroes seed && mutiroes seed-demo'
+        docker exec "$(one_container backend)" sh -c 'mutiroes seed && mutiroes seed-demo --force'
         ;;
     createsuperuser)
         docker exec -it "$(one_container backend)" mutiroes createsuperuser --username "${1:?USERNAME}" --email "${2:?EMAIL}"

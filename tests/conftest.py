@@ -93,7 +93,7 @@ def _clean_state(request):
         client = app.extensions["mutiroes_redis"]["client"]
         if client is not None:
             client.flushdb()
-        app.extensions.pop("mutiroes_login_counters", None)
+        app.extensions.pop("mutiroes_throttle_counters", None)
 
 
 @pytest.fixture
@@ -187,6 +187,7 @@ def live_servers(app, postgres, redis_server, secret_key, tmp_path_factory):
         "MUTIROES_ARGON2_MEMORY_COST_KIB": "1024",
         "MUTIROES_LOG_LEVEL": "WARNING",
         "MUTIROES_DB_POOL_SIZE": "8",
+        "MUTIROES_COMMENTS_PER_MINUTE": "1000",  # the fuzzer comments far more often than a person
         "MUTIROES_INSTANCE_PATH": str(tmp_path_factory.mktemp("live-instance")),
     }
     servers = [Gunicorn.create(environ) for _ in range(2)]

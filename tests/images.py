@@ -71,3 +71,16 @@ def multipart(field: str, data: bytes, filename: str, content_type: str) -> tupl
         f"Content-Type: {content_type}\r\n\r\n"
     ).encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def large_jpeg(size=(4800, 3200)) -> bytes:
+    """A phone-camera-sized JPEG (15.4 megapixels by default), plain so that it stays small on the wire."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (20, 110, 70)).save(out, "JPEG", quality=50)
+    return out.getvalue()
+
+
+def large_png(size=(4200, 3000)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 160, 30)).save(out, "PNG")
+    return out.getvalue()

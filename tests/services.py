@@ -225,3 +225,49 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self.process = None
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX_FILES = ("nginx.conf", "security_headers.conf", "server_names.conf")
+
+
+@dataclass
+class Nginx:
+    """The gateway's nginx.conf, as the repository has it, in front of one upstream address; ``unlimited`` are the
+    addresses of the gateway's own host (unlimited.conf)."""
+
+    root: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def create(cls, upstream: str, *, unlimited: tuple[str, ...] = ("127.0.0.1/32",)) -> Nginx:
+        instance = cls(root=Path(tempfile.mkdtemp(prefix="mutiroes-nginx-")), port=free_port())
+        instance.root.chmod(0o755)  # nginx's workers (nobody, when the tests run as root) buffer bodies under tmp/
+        for sub in ("logs", "run", "tmp", "media"):
+            (instance.root / sub).mkdir()
+        repository = Path(__file__).resolve().parent.parent / "nginx"
+        for name in NGINX_FILES:
+            shutil.copyfile(repository / name, instance.root / name)
+        (instance.root / "listen.conf").write_text(f"listen 127.0.0.1:{instance.port};\n")
+        (instance.root / "unlimited.conf").write_text("".join(f"{address} 0;\n" for address in unlimited))
+        (instance.root / "upstream.conf").write_text(
+            f"upstream mutiroes_api {{\n    zone mutiroes_api 64k;\n    server {upstream};\n}}\n"
+        )
+        instance.process = subprocess.Popen(
+            [NGINX, "-p", f"{instance.root}/", "-c", str(instance.root / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(instance.port, timeout=10)
+        except ClusterError:
+            instance.destroy()
+            raise
+        return instance
+
+    def destroy(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mutiroes.config import Config
+from mutiroes.web import parsing
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.distributed.yml"
@@ -69,7 +71,7 @@ def _nginx_prefix(tmp_path: Path, upstream: str) -> Path:
     prefix = tmp_path / "nginx"
     for sub in ("logs", "run", "tmp", "media"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
-    for name in ("nginx.conf", "security_headers.conf"):
+    for name in ("nginx.conf", "security_headers.conf", "server_names.conf"):
         shutil.copyfile(ROOT / "nginx" / name, prefix / name)
     (prefix / "listen.conf").write_text("listen 127.0.0.1:18080;\n")
     (prefix / "unlimited.conf").write_text("127.0.0.1/32 0;\n")
@@ -98,17 +100,20 @@ def test_nginx_accepts_its_config_with_an_empty_and_a_full_upstream(tmp_path, se
     assert result.returncode == 0, result.stderr
 
 
-def test_nginx_config_keeps_retries_safe_and_bodies_as_large_as_uploads():
+def test_nginx_config_keeps_retries_safe_and_body_limits_as_the_api_has_them():
     conf = (ROOT / "nginx" / "nginx.conf").read_text()
     directives = [line.strip() for line in conf.splitlines() if line.strip().startswith("proxy_next_upstream ")]
     assert directives == ["proxy_next_upstream error timeout;"]
     code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
     assert "non_idempotent" not in code and "http_503" not in code
 
-    limit = Config.from_env({}, instance_path="/tmp/unused-instance").max_upload_bytes
-    body = next(line for line in conf.splitlines() if line.strip().startswith("client_max_body_size"))
-    megabytes = int(body.split()[1].rstrip(";m"))
-    assert limit <= megabytes * 1024 * 1024 <= limit + 2 * 1024 * 1024
+    upload = Config.from_env({}, instance_path="/tmp/unused-instance").max_upload_bytes
+    units = {"k": 1024, "m": 1024 * 1024}
+    sizes = [int(number) * units[unit] for number, unit in re.findall(r"client_max_body_size (\d+)([km]);", code)]
+    default, uploads, representation = sizes
+    assert default == parsing.JSON_BODY_MAX_BYTES
+    assert representation == parsing.REPRESENTATION_BODY_MAX_BYTES
+    assert upload + parsing.UPLOAD_FRAMING_BYTES <= uploads <= upload + 2 * 1024 * 1024
 
 
 def test_gunicorn_pools_keep_three_replicas_well_under_postgres_max_connections():

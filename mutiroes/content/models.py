@@ -37,7 +37,8 @@ class EventComment(TimestampMixin, db.Model):
     parent_id: Mapped[int | None] = mapped_column(sa.Integer)
     content: Mapped[str] = mapped_column(sa.Text, nullable=False)
 
-    replies = ()  # set per request by the service (never stored)
+    replies = ()  # set per request by the service (never stored), with replies_count
+    replies_count = 0
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 

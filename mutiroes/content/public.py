@@ -16,23 +16,86 @@ from mutiroes.models import db
 DETAIL_COMMENTS_LIMIT = 20
 DETAIL_PHOTOS_LIMIT = 20
 DETAIL_RESOURCES_LIMIT = 100
+# replies embedded in each top-level comment: the latest few, with the count of all (the rest at .../replies/)
+EMBEDDED_REPLIES = 3
 
 
 def with_replies(comments: list[EventComment]) -> list[EventComment]:
-    """Attach every reply of these top-level comments in one statement."""
+    """Attach to each top-level comment its latest ``EMBEDDED_REPLIES`` replies (oldest first among them) and the
+    number of all its replies: two statements, however many replies there are."""
     by_id = {comment.id: comment for comment in comments}
     for comment in comments:
         comment.replies = []
-    if by_id:
-        replies = db.session.scalars(
-            sa.select(EventComment)
-            .where(EventComment.parent_id.in_(list(by_id)))
-            .order_by(EventComment.created_at, EventComment.id)
+        comment.replies_count = 0
+    if not by_id:
+        return comments
+    parents = list(by_id)
+    counts = db.session.execute(
+        sa.select(EventComment.parent_id, sa.func.count())
+        .where(EventComment.parent_id.in_(parents))
+        .group_by(EventComment.parent_id)
+    )
+    for parent_id, count in counts:
+        by_id[parent_id].replies_count = count
+    newest_first = (
+        sa.func.row_number()
+        .over(
+            partition_by=EventComment.parent_id,
+            order_by=(EventComment.created_at.desc(), EventComment.id.desc()),
         )
-        for reply in replies:
-            reply.replies = []
-            by_id[reply.parent_id].replies.append(reply)
+        .label("place")
+    )
+    ranked = sa.select(EventComment.id, newest_first).where(EventComment.parent_id.in_(parents)).subquery()
+    replies = db.session.scalars(
+        sa.select(EventComment)
+        .join(ranked, ranked.c.id == EventComment.id)
+        .where(ranked.c.place <= EMBEDDED_REPLIES)
+        .order_by(EventComment.created_at, EventComment.id)
+    )
+    for reply in replies:
+        reply.replies = []
+        reply.replies_count = 0
+        by_id[reply.parent_id].replies.append(reply)
     return comments
+
+
+def replies_of(comment_id: int) -> sa.Select:
+    return (
+        sa.select(EventComment)
+        .where(EventComment.parent_id == comment_id)
+        .order_by(EventComment.created_at, EventComment.id)
+    )
+
+
+def release_pledges(*, event_id: int, user_id: int) -> int:
+    """Take back everything ``user_id`` pledged to bring to the event (they left, or were rejected or removed):
+    the pledges go and each resource's ``quantity_provided`` drops by what they had promised.
+
+    A pledge is deleted and its quantity returned by one statement (DELETE ... RETURNING), so a pledge removed at
+    the same moment by the organizer is given back once. Returns the number of units released."""
+    resources = sa.select(EventResource.id).where(EventResource.event_id == event_id).scalar_subquery()
+    released = db.session.execute(
+        sa.delete(ResourcePledge)
+        .where(ResourcePledge.user_id == user_id, ResourcePledge.resource_id.in_(resources))
+        .returning(ResourcePledge.resource_id, ResourcePledge.quantity)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return give_back(released)
+
+
+def give_back(released) -> int:
+    """Lower ``quantity_provided`` by the ``(resource_id, quantity)`` pairs of deleted pledges."""
+    per_resource: dict[int, int] = {}
+    for resource_id, quantity in released:
+        per_resource[resource_id] = per_resource.get(resource_id, 0) + quantity
+    for resource_id, quantity in per_resource.items():
+        db.session.execute(
+            sa.update(EventResource)
+            .where(EventResource.id == resource_id)
+            .values(quantity_provided=EventResource.quantity_provided - quantity)
+            .execution_options(synchronize_session=False)
+        )
+    return sum(per_resource.values())
 
 
 def top_level_comments(event_id: int) -> sa.Select:

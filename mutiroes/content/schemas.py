@@ -9,7 +9,15 @@ from werkzeug.datastructures import FileStorage
 
 from mutiroes.content.models import COMMENT_MAX_LENGTH, ResourceType
 from mutiroes.platform import images
-from mutiroes.schemas import BaseSchema, LocalDateTime, PaginationArgsSchema, id_field, page_schema
+from mutiroes.schemas import (
+    BaseSchema,
+    Integer,
+    LocalDateTime,
+    PaginationArgsSchema,
+    accepts_back,
+    id_field,
+    page_schema,
+)
 
 IMAGE_RULES = "JPEG, PNG ou WebP (pelo conteúdo), até 10 MB e 40 megapixels; EXIF removido."
 MAX_QUANTITY = 1_000_000
@@ -45,11 +53,15 @@ class ReplySchema(ma.Schema):
 
 class CommentSchema(ReplySchema):
     replies = ma.fields.List(
-        ma.fields.Nested(ReplySchema), required=True, metadata={"description": "Replies, oldest first."}
+        ma.fields.Nested(ReplySchema),
+        required=True,
+        metadata={"description": "The latest 3 replies, oldest first among them (all of them: .../replies/)."},
     )
+    replies_count = ma.fields.Integer(required=True, metadata={"description": "How many replies there are in all."})
 
 
 CommentPageSchema = page_schema(CommentSchema, "CommentPage")
+ReplyPageSchema = page_schema(ReplySchema, "ReplyPage")
 
 
 class PhotoSchema(ma.Schema):
@@ -100,7 +112,7 @@ def _content(**kwargs) -> ma.fields.String:
 
 class CommentCreateSchema(BaseSchema):
     content = _content(required=True)
-    parent = id_field(strict=True, allow_none=True, metadata={"description": "A top-level comment of the same event."})
+    parent = id_field(allow_none=True, metadata={"description": "A top-level comment of the same event."})
 
     @ma.validates("content")
     def not_blank(self, value, **_kwargs):
@@ -108,6 +120,7 @@ class CommentCreateSchema(BaseSchema):
             raise ma.ValidationError("O comentário não pode estar em branco.")
 
 
+@accepts_back(CommentSchema)
 class CommentUpdateSchema(BaseSchema):
     content = _content(required=True)
 
@@ -155,8 +168,7 @@ def _resource_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
             validate=validate.OneOf(tuple(ResourceType), error="Use tool, material, equipment ou other."),
             **default(ResourceType.OTHER),
         ),
-        "quantity_needed": ma.fields.Integer(
-            strict=True,
+        "quantity_needed": Integer(
             validate=validate.Range(min=1, max=MAX_QUANTITY, error="Informe um número entre {min} e {max}."),
             **required(),
         ),
@@ -166,27 +178,34 @@ def _resource_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
     }
 
 
-ResourceCreateSchema = type(
-    "ResourceCreateSchema",
-    (BaseSchema,),
-    {"__doc__": "A new resource (also the body of PUT).", **_resource_fields(partial=False)},
+ResourceCreateSchema = accepts_back(ResourceSchema)(
+    type(
+        "ResourceCreateSchema",
+        (BaseSchema,),
+        {"__doc__": "A new resource (also the body of PUT).", **_resource_fields(partial=False)},
+    )
 )
-ResourceUpdateSchema = type(
-    "ResourceUpdateSchema",
-    (BaseSchema,),
-    {"__doc__": "Any subset of the resource fields (PATCH).", **_resource_fields(partial=True)},
+ResourceUpdateSchema = accepts_back(ResourceSchema)(
+    type(
+        "ResourceUpdateSchema",
+        (BaseSchema,),
+        {"__doc__": "Any subset of the resource fields (PATCH).", **_resource_fields(partial=True)},
+    )
 )
 
 
 class PledgeCreateSchema(BaseSchema):
-    quantity = ma.fields.Integer(
-        strict=True,
+    quantity = Integer(
         required=True,
         validate=validate.Range(min=1, max=MAX_QUANTITY, error="Informe uma quantidade entre {min} e {max}."),
     )
 
 
 class CommentArgsSchema(PaginationArgsSchema):
+    pass
+
+
+class ReplyArgsSchema(PaginationArgsSchema):
     pass
 
 

@@ -10,17 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
-from mutiroes.content.public import photos_of, resources_of, top_level_comments, with_replies
+from mutiroes.content.public import give_back, photos_of, replies_of, resources_of, top_level_comments, with_replies
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
 from mutiroes.events.models import Event, EventStatus
 from mutiroes.models import db, paginate
-from mutiroes.platform import images
+from mutiroes.platform import images, throttle
 from mutiroes.users.models import User
+
+COMMENT_WINDOW_SECONDS = 60
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 
@@ -55,7 +58,20 @@ def get_comments(*, event_id: int, caller: User | None, page: int, page_size: in
     return count, with_replies(rows)
 
 
+def get_replies(
+    *, event_id: int, comment_id: int, caller: User | None, page: int, page_size: int
+) -> tuple[int, list[EventComment]]:
+    """Every reply of a top-level comment, oldest first (event-detail and the comment list embed only the latest)."""
+    _event, comment = _get_comment(event_id, comment_id, caller)
+    count, rows = paginate(replies_of(comment.id), page=page, page_size=page_size)
+    for reply in rows:
+        reply.replies = []
+    return count, rows
+
+
 def create_comment(*, event_id: int, user: User, content: str, parent: int | None = None) -> EventComment:
+    """Comment (or reply) on an event the caller may see; at most ``comments_per_minute`` a person (429 past it,
+    counted on every replica through Redis)."""
     event = access.get_visible(event_id, user)
     if parent is not None:
         parent_comment = db.session.get(EventComment, parent)
@@ -63,6 +79,12 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
             raise ValidationError({"parent": ["Comentário inexistente neste evento."]})
         if parent_comment.parent_id is not None:
             raise ValidationError({"parent": ["Só é possível responder a comentários, não a respostas."]})
+    throttle.take(
+        f"mutiroes:comments:{user.id}",
+        limit=current_app.config["MUTIROES"].comments_per_minute,
+        window=COMMENT_WINDOW_SECONDS,
+        detail="Você comentou muitas vezes em pouco tempo. Tente novamente em instantes.",
+    )
     comment = EventComment(event_id=event.id, user_id=user.id, parent_id=parent, content=content)
     db.session.add(comment)
     try:
@@ -76,7 +98,7 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
     return comment
 
 
-def _get_comment(event_id: int, comment_id: int, caller: User) -> tuple[Event, EventComment]:
+def _get_comment(event_id: int, comment_id: int, caller: User | None) -> tuple[Event, EventComment]:
     event = access.get_visible(event_id, caller)
     comment = db.session.scalar(
         sa.select(EventComment).where(EventComment.id == comment_id, EventComment.event_id == event.id)
@@ -86,11 +108,17 @@ def _get_comment(event_id: int, comment_id: int, caller: User) -> tuple[Event, E
     return event, comment
 
 
-def update_comment(*, event_id: int, comment_id: int, caller: User, content: str) -> EventComment:
+def authorize_comment_edit(*, event_id: int, comment_id: int, caller: User) -> EventComment:
     """Only the author edits a comment."""
     _event, comment = _get_comment(event_id, comment_id, caller)
     if comment.user_id != caller.id:
         raise Forbidden("Apenas o autor pode editar este comentário.")
+    return comment
+
+
+def update_comment(*, event_id: int, comment_id: int, caller: User, content: str) -> EventComment:
+    """Only the author edits a comment."""
+    comment = authorize_comment_edit(event_id=event_id, comment_id=comment_id, caller=caller)
     comment.content = content
     _commit_unless_gone("Comentário não encontrado.")
     if comment.parent_id is None:
@@ -131,13 +159,18 @@ def get_photos(
     return paginate(statement, page=page, page_size=page_size)
 
 
+def authorize_photo_upload(*, event_id: int, caller: User) -> Event:
+    event = access.get_visible(event_id, caller)
+    if not access.can_manage(event, caller) and not access.is_confirmed(event.id, caller.id):
+        raise Forbidden("Apenas o organizador e os participantes confirmados podem enviar fotos.")
+    return event
+
+
 def add_photo(
     *, event_id: int, user: User, upload, caption: str = "", is_before: bool = False, is_after: bool = False
 ) -> EventPhoto:
     """The organizer or a confirmed participant adds a photo; nobody else's upload ever reaches the disk."""
-    event = access.get_visible(event_id, user)
-    if not access.can_manage(event, user) and not access.is_confirmed(event.id, user.id):
-        raise Forbidden("Apenas o organizador e os participantes confirmados podem enviar fotos.")
+    event = authorize_photo_upload(event_id=event_id, caller=user)
     event_pk, user_pk = event.id, user.id
     db.session.rollback()  # no transaction stays open while the image is decoded and written
     stored = images.store(upload, folder="events/photos", field="photo")
@@ -188,10 +221,14 @@ def create_resource(*, event_id: int, caller: User, data: dict[str, Any]) -> Eve
     return resource
 
 
+def authorize_resource_edit(*, event_id: int, resource_id: int, caller: User) -> EventResource:
+    event = access.get_managed(event_id, caller)
+    return _get_resource(event.id, resource_id)
+
+
 def update_resource(*, event_id: int, resource_id: int, caller: User, changes: dict[str, Any]) -> EventResource:
     """PUT sends every field, PATCH some. The need cannot drop below what was already pledged."""
-    event = access.get_managed(event_id, caller)
-    resource = _get_resource(event.id, resource_id)
+    resource = authorize_resource_edit(event_id=event_id, resource_id=resource_id, caller=caller)
     for name, value in changes.items():
         setattr(resource, name, value)
     try:
@@ -214,13 +251,66 @@ def delete_resource(*, event_id: int, resource_id: int, caller: User) -> None:
     _commit_unless_gone("Recurso não encontrado.")
 
 
-def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> ResourcePledge:
-    """A confirmed participant promises ``quantity`` units: one conditional UPDATE takes them, so concurrent
-    pledges on any number of replicas never push ``quantity_provided`` past ``quantity_needed``."""
+def _pledge_target(event_id: int, resource_id: int, user: User, *, lock: bool) -> tuple[Event, EventResource]:
     event = access.get_visible(event_id, user)
     resource = _get_resource(event.id, resource_id)
-    if not access.is_confirmed(event.id, user.id):
+    if not access.is_confirmed(event.id, user.id, lock=lock):
         raise Forbidden("Apenas participantes confirmados podem se comprometer a levar recursos.")
+    return event, resource
+
+
+def authorize_pledge(*, event_id: int, resource_id: int, caller: User) -> EventResource:
+    return _pledge_target(event_id, resource_id, caller, lock=False)[1]
+
+
+def get_pledges(*, event_id: int, resource_id: int, caller: User | None) -> list[ResourcePledge]:
+    """Who promised how much of a resource, oldest first (anyone who may see the event: participants' names are
+    on event-detail already)."""
+    event = access.get_visible(event_id, caller)
+    resource = _get_resource(event.id, resource_id)
+    return list(
+        db.session.scalars(
+            sa.select(ResourcePledge)
+            .where(ResourcePledge.resource_id == resource.id)
+            .order_by(ResourcePledge.created_at, ResourcePledge.id)
+        )
+    )
+
+
+def delete_pledge(*, event_id: int, resource_id: int, pledge_id: int, caller: User) -> None:
+    """The organizer (or staff) removes a pledge, or its author withdraws it: what it promised is needed again.
+
+    The pledge is deleted and its quantity given back by one statement, so a pledge released at the same moment (its
+    author left the event) is given back once."""
+    event = access.get_visible(event_id, caller)
+    resource = _get_resource(event.id, resource_id)
+    record = db.session.scalar(
+        sa.select(ResourcePledge).where(ResourcePledge.id == pledge_id, ResourcePledge.resource_id == resource.id)
+    )
+    if record is None:
+        raise NotFound("Compromisso não encontrado.")
+    if record.user_id != caller.id and not access.can_manage(event, caller):
+        raise Forbidden("Apenas o organizador ou quem se comprometeu podem remover este compromisso.")
+    released = db.session.execute(
+        sa.delete(ResourcePledge)
+        .where(ResourcePledge.id == record.id)
+        .returning(ResourcePledge.resource_id, ResourcePledge.quantity)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not released:
+        db.session.rollback()
+        raise NotFound("Compromisso não encontrado.")
+    give_back(released)
+    db.session.commit()
+
+
+def pledge(*, event_id: int, resource_id: int, user: User, quantity: int) -> ResourcePledge:
+    """A confirmed participant promises ``quantity`` units: one conditional UPDATE takes them, so concurrent
+    pledges on any number of replicas never push ``quantity_provided`` past ``quantity_needed``.
+
+    The participation stays locked until the pledge commits: a leave or a rejection at the same moment waits, then
+    releases this pledge with the others."""
+    event, resource = _pledge_target(event_id, resource_id, user, lock=True)
     if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED):
         raise Conflict("Este evento foi cancelado ou já foi concluído.")
     taken = db.session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import sqlalchemy as sa
 from flask import current_app
@@ -11,6 +12,7 @@ from flask import current_app
 from mutiroes.events import access, ical
 from mutiroes.events.models import EventParticipant, ParticipationStatus
 from mutiroes.models import db
+from mutiroes.schemas import PHONE_RE
 from mutiroes.timeutil import to_local
 from mutiroes.users.models import User
 
@@ -37,12 +39,20 @@ STATUS_LABELS = {
     ParticipationStatus.CANCELLED: "cancelado",
     ParticipationStatus.REJECTED: "recusado",
 }
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A formula starts with one of these, at the start of the cell or of any part a spreadsheet may split it into: the
+# Brazilian locale's spreadsheets split CSV at ";", others at ",".
+_FORMULA_START = re.compile(r"(^|[;,])( *)(?=[=+\-@\t\r])")
 
 
 def csv_safe(value: str) -> str:
-    """A spreadsheet must never run what a participant typed: cells that could start a formula get a quote."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+    """A spreadsheet must never run what a participant typed: wherever a formula could start — the cell's start, or
+    right after a ``;`` or ``,`` (and spaces) — a quote is put before it.
+
+    A phone number (digits, spaces, ``+ ( ) -`` only, as the API accepts them) is kept as typed: nothing in it can
+    call a function or reach outside the sheet, and ``+55 11 91234-5678`` stays readable."""
+    if PHONE_RE.match(value):
+        return value
+    return _FORMULA_START.sub(r"\1\2'", value)
 
 
 def participants_csv(*, event_id: int, caller: User) -> bytes:

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mutiroes import jobs
-from mutiroes.errors import Conflict, Forbidden, NotFound
+from mutiroes.content import public as content
+from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
@@ -60,8 +61,10 @@ def _release_spot(event_id: int) -> None:
 
 
 def _end_participation(event: Event, participation: EventParticipant, *, status: ParticipationStatus | None) -> None:
-    """Cancel or reject (``status``) or delete (``None``) a participation; a confirmed one hands its spot on."""
+    """Cancel or reject (``status``) or delete (``None``) a participation; a confirmed one hands its spot on, and
+    what the person had pledged to bring is needed again."""
     was_confirmed = participation.status == ParticipationStatus.CONFIRMED
+    content.release_pledges(event_id=event.id, user_id=participation.user_id)
     if status is None:
         db.session.delete(participation)
     else:
@@ -152,21 +155,30 @@ def participant_ids(event_id: int, statuses: tuple[ParticipationStatus, ...]) ->
     )
 
 
+def _check_age(event: Event, user: User) -> None:
+    """An event with an age range takes only people whose age is known to be in it."""
+    if event.min_age is None and event.max_age is None:
+        return
+    age = user.age_on(local_today())
+    if age is None:
+        raise Conflict("Este evento tem faixa etária: informe sua data de nascimento no perfil para se inscrever.")
+    if (event.min_age is not None and age < event.min_age) or (event.max_age is not None and age > event.max_age):
+        raise Conflict("Sua idade está fora da faixa etária deste evento.")
+
+
 def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticipant:
-    """Join an event: pending (approval), confirmed (a spot was free), waitlisted (full), or 409."""
+    """Join an event: pending (approval), confirmed (a spot was free), waitlisted (full), or 409.
+
+    The organizer may join their own event too (the original system allows it): confirmed without approval, taking
+    a spot like anyone else.
+    """
     event = access.get_visible(event_id, user)
     now = utcnow()
-    if event.organizer_id == user.id:
-        raise Conflict("O organizador não pode se inscrever no próprio evento.")
     if event.status in (EventStatus.CANCELLED, EventStatus.COMPLETED):
         raise Conflict("Este evento foi cancelado ou já foi concluído.")
     if not event.is_registration_open(now):
         raise Conflict("As inscrições para este evento estão encerradas.")
-    age = user.age_on(local_today())
-    if age is not None and (
-        (event.min_age is not None and age < event.min_age) or (event.max_age is not None and age > event.max_age)
-    ):
-        raise Conflict("Sua idade está fora da faixa etária deste evento.")
+    _check_age(event, user)
 
     participation = _locked_participation(event_id=event.id, user_id=user.id)
     if participation is not None and participation.status in ACTIVE_PARTICIPATION_STATUSES:
@@ -174,7 +186,7 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
     if participation is not None and participation.status == ParticipationStatus.REJECTED:
         raise Conflict("Sua inscrição neste evento foi recusada pelo organizador.")
 
-    if event.requires_approval:
+    if event.requires_approval and event.organizer_id != user.id:
         status = ParticipationStatus.PENDING
     elif _claim_spot(event.id):
         status = ParticipationStatus.CONFIRMED
@@ -215,7 +227,7 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
 
 def leave(*, event_id: int, user: User) -> None:
     """Cancel one's participation; a freed spot goes to the earliest waitlisted person."""
-    event = access.get_event(event_id)
+    event = access.get_visible(event_id, user)
     participation = _locked_participation(event_id=event.id, user_id=user.id)
     if participation is None or participation.status not in ACTIVE_PARTICIPATION_STATUSES:
         raise NotFound("Você não está inscrito neste evento.")
@@ -227,7 +239,7 @@ def leave(*, event_id: int, user: User) -> None:
 
 def check_in(*, event_id: int, caller: User, code: str | None = None, user_id: int | None = None) -> EventParticipant:
     """Check in oneself (with the event's code when it requires one) or, as organizer, a participant."""
-    event = access.get_event(event_id)
+    event = access.get_visible(event_id, caller)
     manager = access.can_manage(event, caller)
     for_someone_else = user_id is not None and user_id != caller.id
     if for_someone_else and not manager:
@@ -235,8 +247,6 @@ def check_in(*, event_id: int, caller: User, code: str | None = None, user_id: i
     target_id = user_id if for_someone_else else caller.id
     participation = _locked_participation(event_id=event.id, user_id=target_id)
     if participation is None or participation.status != ParticipationStatus.CONFIRMED:
-        if not access.can_see(event, caller) and participation is None:
-            raise NotFound("Evento não encontrado.")
         raise NotFound("Inscrição confirmada não encontrada neste evento.")
     if event.status != EventStatus.PUBLISHED:
         raise Conflict("O check-in só é possível em eventos publicados.")
@@ -282,7 +292,7 @@ def get_participants(
 
 
 def _participation_for(event_id: int, pid: int, caller: User, *, lock: bool = False) -> tuple[Event, Any]:
-    event = access.get_event(event_id)
+    event = access.get_visible(event_id, caller)
     if lock:
         participation = _locked_participation(event_id=event.id, pid=pid)
     else:
@@ -296,22 +306,33 @@ def _participation_for(event_id: int, pid: int, caller: User, *, lock: bool = Fa
     return event, participation
 
 
+def authorize_participation(*, event_id: int, pid: int, caller: User) -> EventParticipant:
+    """The participation's own participant, or the event's organizer (and staff); anyone else → 403."""
+    return _participation_for(event_id, pid, caller)[1]
+
+
 def get_participation(*, event_id: int, pid: int, caller: User) -> EventParticipant:
     _event, participation = _participation_for(event_id, pid, caller)
     return with_positions([participation])[0]
 
 
 def update_participation(*, event_id: int, pid: int, caller: User, changes: dict[str, Any]) -> EventParticipant:
-    """The organizer confirms or rejects; the participant edits their emergency details."""
+    """The organizer confirms or rejects; the participant edits their emergency details.
+
+    A field sent with the value it already has changes nothing and needs no right: either side may send back the
+    participation as it got it, with only its own fields changed.
+    """
     event, participation = _participation_for(event_id, pid, caller, lock=True)
     manager = access.can_manage(event, caller)
     own = participation.user_id == caller.id
-    changes = dict(changes)
+    changes = {name: value for name, value in changes.items() if getattr(participation, name) != value}
     status = changes.pop("status", None)
     if status is not None and not manager:
         raise Forbidden("Apenas o organizador pode confirmar ou recusar inscrições.")
     if changes and not own:
         raise Forbidden("Apenas o participante pode alterar os próprios dados de emergência.")
+    if status is not None and status not in (ParticipationStatus.CONFIRMED, ParticipationStatus.REJECTED):
+        raise ValidationError({"status": ["Use confirmed ou rejected."]})
     for name, value in changes.items():
         setattr(participation, name, value)
     if status == ParticipationStatus.CONFIRMED and participation.status != ParticipationStatus.CONFIRMED:

@@ -10,11 +10,15 @@ from mutiroes.events.models import EventStatus, ExperienceLevel, ParticipationSt
 from mutiroes.platform import images
 from mutiroes.schemas import (
     BRAZILIAN_STATES,
+    MAX_ID,
     PHONE_RE,
     BaseSchema,
     DateOrDateTime,
+    Float,
+    Integer,
     LocalDateTime,
     PaginationArgsSchema,
+    accepts_back,
     id_field,
     page_schema,
 )
@@ -162,6 +166,37 @@ def _text(max_length: int, **kwargs) -> ma.fields.String:
     return ma.fields.String(validate=validate.Length(max=max_length, error="Use no máximo {max} caracteres."), **kwargs)
 
 
+def _latitude(**kwargs):
+    return Float(validate=validate.Range(min=-90, max=90, error="A latitude deve estar entre -90 e 90."), **kwargs)
+
+
+def _longitude(**kwargs):
+    return Float(validate=validate.Range(min=-180, max=180, error="A longitude deve estar entre -180 e 180."), **kwargs)
+
+
+def _radius(**kwargs):
+    return Float(
+        validate=validate.Range(
+            min=0, max=MAX_RADIUS_KM, min_inclusive=False, error="O raio deve ser maior que 0 e no máximo {max} km."
+        ),
+        **kwargs,
+    )
+
+
+class CategoryRef(Integer):
+    """A category id; the category object as event-detail shows it (``{"id": 1, "name": ...}``) is read as its id,
+    so an event sent back as the API answered it keeps its category."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, dict) and "id" in value:
+            value = value["id"]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _category(**kwargs) -> CategoryRef:
+    return CategoryRef(validate=validate.Range(min=1, max=MAX_ID, error="Informe um id válido."), **kwargs)
+
+
 def _event_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
     """The writable event fields; ``partial`` drops every requirement and default (PATCH)."""
 
@@ -176,15 +211,10 @@ def _event_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
             validate=validate.Length(min=1, max=200, error="Use de {min} a {max} caracteres."), **required()
         ),
         "description": _text(10000, **default("")),
-        "category": id_field(strict=True, **required()),
+        "category": _category(**required()),
         "address": _text(255, **required()),
-        "latitude": ma.fields.Float(
-            validate=validate.Range(min=-90, max=90, error="A latitude deve estar entre -90 e 90."), **required()
-        ),
-        "longitude": ma.fields.Float(
-            validate=validate.Range(min=-180, max=180, error="A longitude deve estar entre -180 e 180."),
-            **required(),
-        ),
+        "latitude": _latitude(**required()),
+        "longitude": _longitude(**required()),
         "city": _text(100, **required()),
         "state": ma.fields.String(
             validate=validate.OneOf(BRAZILIAN_STATES, error="Informe a sigla de um estado brasileiro."), **required()
@@ -194,16 +224,15 @@ def _event_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
         "registration_deadline": LocalDateTime(
             allow_none=True, metadata={"description": "Optional; defaults to start_date."}
         ),
-        "max_participants": ma.fields.Integer(
-            strict=True,
+        "max_participants": Integer(
             validate=validate.Range(min=1, max=100000, error="Informe um número entre {min} e {max}."),
             **required(),
         ),
-        "min_age": ma.fields.Integer(
-            strict=True, allow_none=True, validate=validate.Range(min=0, max=120, error="Idade entre {min} e {max}.")
+        "min_age": Integer(
+            allow_none=True, validate=validate.Range(min=0, max=120, error="Idade entre {min} e {max}.")
         ),
-        "max_age": ma.fields.Integer(
-            strict=True, allow_none=True, validate=validate.Range(min=0, max=120, error="Idade entre {min} e {max}.")
+        "max_age": Integer(
+            allow_none=True, validate=validate.Range(min=0, max=120, error="Idade entre {min} e {max}.")
         ),
         "status": ma.fields.String(
             validate=validate.OneOf(tuple(EventStatus), error="Status inválido."), **default(EventStatus.PUBLISHED)
@@ -226,15 +255,19 @@ class _EventWriteSchema(BaseSchema):
         return data
 
 
-EventCreateSchema = type(
-    "EventCreateSchema",
-    (_EventWriteSchema,),
-    {"__doc__": "Every field of a new event (also the body of PUT).", **_event_fields(partial=False)},
+EventCreateSchema = accepts_back(EventDetailSchema)(
+    type(
+        "EventCreateSchema",
+        (_EventWriteSchema,),
+        {"__doc__": "Every field of a new event (also the body of PUT).", **_event_fields(partial=False)},
+    )
 )
-EventUpdateSchema = type(
-    "EventUpdateSchema",
-    (_EventWriteSchema,),
-    {"__doc__": "Any subset of the writable event fields (PATCH).", **_event_fields(partial=True)},
+EventUpdateSchema = accepts_back(EventDetailSchema)(
+    type(
+        "EventUpdateSchema",
+        (_EventWriteSchema,),
+        {"__doc__": "Any subset of the writable event fields (PATCH).", **_event_fields(partial=True)},
+    )
 )
 
 
@@ -247,27 +280,6 @@ class _CoordinatesMixin:
             raise ma.ValidationError("Informe latitude e longitude juntas.", missing)
         if "radius" in data and not has_lat:
             raise ma.ValidationError("O raio exige latitude e longitude.", "radius")
-
-
-def _latitude(**kwargs):
-    return ma.fields.Float(
-        validate=validate.Range(min=-90, max=90, error="A latitude deve estar entre -90 e 90."), **kwargs
-    )
-
-
-def _longitude(**kwargs):
-    return ma.fields.Float(
-        validate=validate.Range(min=-180, max=180, error="A longitude deve estar entre -180 e 180."), **kwargs
-    )
-
-
-def _radius(**kwargs):
-    return ma.fields.Float(
-        validate=validate.Range(
-            min=0, max=MAX_RADIUS_KM, min_inclusive=False, error="O raio deve ser maior que 0 e no máximo {max} km."
-        ),
-        **kwargs,
-    )
 
 
 class EventQueryArgsSchema(_CoordinatesMixin, PaginationArgsSchema):
@@ -296,7 +308,7 @@ class NearbyArgsSchema(_CoordinatesMixin, BaseSchema):
     latitude = _latitude(required=True)
     longitude = _longitude(required=True)
     radius = _radius(load_default=10.0)
-    limit = ma.fields.Integer(
+    limit = Integer(
         load_default=50,
         validate=validate.Range(min=1, max=MAX_NEARBY_LIMIT, error="O limite deve estar entre {min} e {max}."),
     )
@@ -317,17 +329,15 @@ class JoinSchema(_EmergencyFieldsMixin, BaseSchema):
 
 class CheckInSchema(BaseSchema):
     code = ma.fields.String(validate=validate.Length(max=50), metadata={"description": "The event's check-in code."})
-    user_id = id_field(strict=True, metadata={"description": "Organizer only: the confirmed participant to check in."})
+    user_id = id_field(metadata={"description": "Organizer only: the confirmed participant to check in."})
 
 
+@accepts_back(ParticipationSchema)
 class ParticipationUpdateSchema(_EmergencyFieldsMixin, BaseSchema):
-    """The organizer sets ``status``; the participant sets the emergency fields."""
+    """The organizer sets ``status`` (to ``confirmed`` or ``rejected``; the participation's current status, as sent
+    back with the rest of it, changes nothing); the participant sets the emergency fields."""
 
-    status = ma.fields.String(
-        validate=validate.OneOf(
-            (ParticipationStatus.CONFIRMED, ParticipationStatus.REJECTED), error="Use confirmed ou rejected."
-        ),
-    )
+    status = ma.fields.String(validate=validate.OneOf(tuple(ParticipationStatus), error="Status inválido."))
 
 
 class ParticipantsArgsSchema(PaginationArgsSchema):

@@ -213,7 +213,7 @@ def set_cover(*, event_id: int, caller: User, upload) -> Event:
     """The organizer (or staff) replaces the cover; the previous file is removed after the commit."""
     access.get_managed(event_id, caller)
     db.session.rollback()  # no transaction stays open while the image is decoded and written
-    stored = images.store(upload, folder="events/covers", field="cover_image")
+    stored = images.store(upload, folder="events/covers", field="cover_image", max_pixels=images.DISPLAY_MAX_PIXELS)
     # read the previous cover only now, under a row lock: a replacement committed meanwhile is the one to remove,
     # and two simultaneous replacements cannot both think they replace the same file
     event = db.session.scalar(

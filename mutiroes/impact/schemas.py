@@ -8,7 +8,7 @@ from marshmallow import validate
 from mutiroes.events.schemas import EventListItemSchema
 from mutiroes.impact import rules
 from mutiroes.platform import images
-from mutiroes.schemas import BaseSchema, LocalDateTime, id_field, page_schema
+from mutiroes.schemas import BaseSchema, Float, Integer, LocalDateTime, accepts_back, id_field, page_schema
 
 PERIODS = ("all", "month")
 MAX_PARTICIPANTS = 100_000  # the largest max_participants an event may have
@@ -38,17 +38,15 @@ class ReportSchema(ma.Schema):
     updated_at = LocalDateTime(required=True)
 
 
-def _count(maximum: int, **kwargs) -> ma.fields.Integer:
-    return ma.fields.Integer(
-        strict=True,
+def _count(maximum: int, **kwargs) -> Integer:
+    return Integer(
         validate=validate.Range(min=0, max=maximum, error="Informe um número entre {min} e {max}."),
         **kwargs,
     )
 
 
-def _amount(maximum: float, **kwargs) -> ma.fields.Float:
-    return ma.fields.Float(
-        allow_nan=False,
+def _amount(maximum: float, **kwargs) -> Float:
+    return Float(
         validate=validate.Range(min=0, max=maximum, error="Informe um número entre {min} e {max:.0f}."),
         **kwargs,
     )
@@ -110,15 +108,19 @@ def _report_fields(*, partial: bool) -> dict[str, ma.fields.Field]:
     }
 
 
-ReportWriteSchema = type(
-    "ReportWriteSchema",
-    (BaseSchema,),
-    {"__doc__": "A whole report (POST and PUT); numbers ≥ 0.", **_report_fields(partial=False)},
+ReportWriteSchema = accepts_back(ReportSchema)(
+    type(
+        "ReportWriteSchema",
+        (BaseSchema,),
+        {"__doc__": "A whole report (POST and PUT); numbers ≥ 0.", **_report_fields(partial=False)},
+    )
 )
-ReportUpdateSchema = type(
-    "ReportUpdateSchema",
-    (BaseSchema,),
-    {"__doc__": "Any subset of the report's fields (PATCH); numbers ≥ 0.", **_report_fields(partial=True)},
+ReportUpdateSchema = accepts_back(ReportSchema)(
+    type(
+        "ReportUpdateSchema",
+        (BaseSchema,),
+        {"__doc__": "Any subset of the report's fields (PATCH); numbers ≥ 0.", **_report_fields(partial=True)},
+    )
 )
 
 
@@ -178,7 +180,7 @@ class RankingArgsSchema(BaseSchema):
 
 
 class LeaderboardArgsSchema(RankingArgsSchema):
-    limit = ma.fields.Integer(
+    limit = Integer(
         load_default=50, validate=validate.Range(min=1, max=100, error="O limite deve estar entre {min} e {max}.")
     )
 
@@ -218,8 +220,8 @@ class MonthlyArgsSchema(BaseSchema):
     class Meta(BaseSchema.Meta):
         unknown = ma.EXCLUDE
 
-    year = ma.fields.Integer(validate=validate.Range(min=1900, max=2200, error="Informe um ano entre {min} e {max}."))
-    month = ma.fields.Integer(validate=validate.Range(min=1, max=12, error="Informe um mês entre {min} e {max}."))
+    year = Integer(validate=validate.Range(min=1900, max=2200, error="Informe um ano entre {min} e {max}."))
+    month = Integer(validate=validate.Range(min=1, max=12, error="Informe um mês entre {min} e {max}."))
 
 
 class CategoryImpactSchema(ma.Schema):

@@ -81,11 +81,16 @@ def get_report(*, event_id: int, caller: User | None) -> EventReport:
     return report
 
 
-def _organized_event(event_id: int, caller: User) -> Event:
+def authorize_report(*, event_id: int, caller: User) -> Event:
+    """Only the event's organizer files and changes its report."""
     event = access.get_visible(event_id, caller)
     if event.organizer_id != caller.id:
         raise Forbidden("Apenas o organizador do evento pode registrar o relatório.")
     return event
+
+
+def _organized_event(event_id: int, caller: User) -> Event:
+    return authorize_report(event_id=event_id, caller=caller)
 
 
 def _checked_in_count(event_id: int) -> int:

@@ -3,12 +3,18 @@
 The contract's rules: JPEG, PNG or WebP only, whatever the file name or the declared type says; over the upload
 limit → 413; not an image, or another format → 415; corrupt, over 40 megapixels or a decompression bomb → 400.
 Re-encoding drops every metadata block (EXIF with GPS, XMP, comments). A refused upload writes nothing to disk.
+
+Avatars and covers are shown small: one past ``DISPLAY_MAX_PIXELS`` is scaled down to fit, cheaply — a JPEG is
+decoded directly at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, Pillow's ``draft``), anything else reduced
+by an integer factor (``reduce``) before the final resampling — so a phone's 48-megapixel photo becomes a 12-megapixel
+cover without ever holding the full image in memory twice. Event photos keep their size (up to 40 megapixels).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import secrets
 import tempfile
@@ -22,6 +28,7 @@ from mutiroes.errors import PayloadTooLarge, UnsupportedMediaType, ValidationErr
 from mutiroes.models import db
 
 MAX_PIXELS = 40_000_000
+DISPLAY_MAX_PIXELS = 12_000_000  # avatars and covers
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 # Magic numbers of the accepted formats: a file that starts like one of them but does not decode is corrupt (400);
 # anything else is not an accepted image (415).
@@ -47,7 +54,13 @@ def _read_limited(stream, limit: int) -> bytes:
     return data
 
 
-def _decode(data: bytes, field: str) -> tuple[Image.Image, str]:
+def _fitting_box(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest box of the image's proportions within ``max_pixels``."""
+    scale = math.sqrt(max_pixels / (width * height))
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+
+
+def _decode(data: bytes, field: str, max_pixels: int | None = None) -> tuple[Image.Image, str]:
     declared = _declared_format(data[:16])
     if declared is None:
         other = None
@@ -65,7 +78,11 @@ def _decode(data: bytes, field: str) -> tuple[Image.Image, str]:
             image = Image.open(io.BytesIO(data), formats=[declared])
             if image.width * image.height > MAX_PIXELS:
                 raise too_big
-            image.load()
+            if max_pixels is not None and image.width * image.height > max_pixels:
+                # draft() (JPEG) and reduce() first, then one resampling step: cheap in time and memory
+                image.thumbnail(_fitting_box(image.width, image.height, max_pixels), reducing_gap=2.0)
+            else:
+                image.load()
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -97,13 +114,15 @@ def media_root() -> Path:
     return Path(current_app.config["MUTIROES"].media_root)
 
 
-def store(upload, *, folder: str, field: str) -> str:
-    """Validate and re-encode an uploaded image, write it atomically; returns its path relative to the media root."""
+def store(upload, *, folder: str, field: str, max_pixels: int | None = None) -> str:
+    """Validate and re-encode an uploaded image, write it atomically; returns its path relative to the media root.
+
+    ``max_pixels``: an image larger than this is scaled down to fit (avatars and covers)."""
     settings = current_app.config["MUTIROES"]
     data = _read_limited(upload.stream, settings.max_upload_bytes)
     if not data:
         raise ValidationError({field: ["O arquivo enviado está vazio."]})
-    image, image_format = _decode(data, field)
+    image, image_format = _decode(data, field, max_pixels)
     encoded = _encode(image, image_format)
     relative = f"{folder.strip('/')}/{secrets.token_hex(16)}{FORMATS[image_format]}"
     target = media_root() / relative

@@ -1,9 +1,9 @@
 """Counters with a fixed window, shared through Redis when configured, per process otherwise.
 
-Used by login throttling: failures are counted per account and per client IP; once either reaches its limit the
-next attempts get 429 with Retry-After until the window ends. The account emails (password resets, verification
-links) count requests the same way. When Redis is configured but unreachable the counters fall back to this process,
-so a Redis outage never blocks logins.
+Used by login throttling (failures counted per account and client IP, see ``users.service``), by the account
+emails (password resets, verification links: :func:`counters_for`) and by rate limits (:func:`take`: comments per
+user). When Redis is configured but unreachable the counters fall back to this process, so a Redis outage never
+blocks logins or comments.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import threading
 import time
 
 import redis as redis_lib
-from flask import Flask
+from flask import Flask, current_app
 
+from mutiroes.errors import Throttled
 from mutiroes.platform.redis import redis
 
 log = logging.getLogger(__name__)
+_EXTENSION = "mutiroes_throttle_counters"
 
 
 class MemoryCounters:
@@ -32,7 +34,8 @@ class MemoryCounters:
             return None
         return entry
 
-    def hit(self, key: str, window: int) -> None:
+    def hit(self, key: str, window: int) -> int:
+        """Count one more; returns the count in the current window."""
         now = time.monotonic()
         with self._lock:
             entry = self._live(key, now)
@@ -41,6 +44,7 @@ class MemoryCounters:
             if len(self._windows) > 100_000:  # bound the memory an attacker can make us hold
                 for stale in [k for k, (_, e) in self._windows.items() if e <= now]:
                     del self._windows[stale]
+            return count + 1
 
     def get(self, key: str) -> tuple[int, int]:
         now = time.monotonic()
@@ -60,15 +64,17 @@ class RedisCounters:
         self.client = client
         self.fallback = fallback
 
-    def hit(self, key: str, window: int) -> None:
+    def hit(self, key: str, window: int) -> int:
+        """Count one more; returns the count in the current window."""
         try:
             pipe = self.client.pipeline()
             pipe.incr(key)
             pipe.expire(key, window, nx=True)
-            pipe.execute()
+            count, _ = pipe.execute()
+            return int(count)
         except redis_lib.RedisError:
-            log.warning("redis unavailable, counting login failures in this process")
-            self.fallback.hit(key, window)
+            log.warning("redis unavailable, counting %s in this process", key.rsplit(":", 1)[0])
+            return self.fallback.hit(key, window)
 
     def get(self, key: str) -> tuple[int, int]:
         try:
@@ -90,6 +96,24 @@ class RedisCounters:
             self.client.delete(key)
         except redis_lib.RedisError:
             log.warning("redis unavailable, could not reset %s", key)
+
+
+def counters() -> MemoryCounters | RedisCounters:
+    """The app's counters: in Redis when it is configured (every replica shares them), else in this process."""
+    state = current_app.extensions.setdefault(_EXTENSION, {})
+    memory = state.setdefault("memory", MemoryCounters())
+    client = redis.client
+    return RedisCounters(client, memory) if client is not None else memory
+
+
+def take(key: str, *, limit: int, window: int, detail: str | None = None) -> None:
+    """One use of ``key``: past ``limit`` uses in a ``window`` of seconds, 429 with Retry-After until it ends.
+
+    Counting first and comparing after (one atomic INCR) lets no two replicas both take the last use."""
+    store = counters()
+    if store.hit(key, window) > limit:
+        _count, retry_after = store.get(key)
+        raise Throttled(retry_after or window, detail)
 
 
 def counters_for(app: Flask, name: str) -> MemoryCounters | RedisCounters:

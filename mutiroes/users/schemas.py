@@ -10,10 +10,12 @@ from marshmallow import validate
 
 from mutiroes import timeutil
 from mutiroes.platform import images
-from mutiroes.schemas import BRAZILIAN_STATES, PHONE_RE, BaseSchema, LocalDateTime, id_field
+from mutiroes.schemas import BRAZILIAN_STATES, PHONE_RE, BaseSchema, List, LocalDateTime, accepts_back, id_field
 
-USERNAME_RE = re.compile(r"^[\w.@+-]+\Z")
+# no "@": whatever a login form receives with an "@" is an e-mail (login matches e-mails first)
+USERNAME_RE = re.compile(r"^[\w.+-]+\Z")
 ZIP_RE = re.compile(r"^\d{5}-?\d{3}\Z")
+MAX_INTERESTS = 50
 
 
 class RegisterSchema(BaseSchema):
@@ -21,7 +23,7 @@ class RegisterSchema(BaseSchema):
         required=True,
         validate=[
             validate.Length(min=3, max=150, error="Use de {min} a {max} caracteres."),
-            validate.Regexp(USERNAME_RE, error="Use apenas letras, números e os caracteres @ . + - _."),
+            validate.Regexp(USERNAME_RE, error="Use apenas letras, números e os caracteres . + - _ (sem @)."),
         ],
     )
     email = ma.fields.Email(required=True, validate=validate.Length(max=254, error="E-mail longo demais."))
@@ -99,6 +101,7 @@ class ProfileSchema(ma.Schema):
     updated_at = LocalDateTime(dump_only=True)
 
 
+@accepts_back(ProfileSchema)
 class ProfileUpdateSchema(BaseSchema):
     """Writable profile fields; counters, ids, e-mail and staff flags are not among them."""
 
@@ -112,7 +115,7 @@ class ProfileUpdateSchema(BaseSchema):
         validate=validate.OneOf(["", *BRAZILIAN_STATES], error="Informe a sigla de um estado brasileiro.")
     )
     zip_code = ma.fields.String(validate=validate.Regexp(r"^$|" + ZIP_RE.pattern, error="Informe um CEP válido."))
-    interests = ma.fields.List(id_field(strict=True), validate=validate.Length(max=50))
+    interests = List(id_field(), max_length=MAX_INTERESTS)
     notification_preferences = ma.fields.Nested(NotificationPreferencesSchema)
     is_public_profile = ma.fields.Boolean()
     show_participation_history = ma.fields.Boolean()

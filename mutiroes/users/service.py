@@ -20,9 +20,7 @@ from mutiroes import jobs
 from mutiroes.errors import Throttled, Unauthorized, ValidationError
 from mutiroes.events.models import EventCategory
 from mutiroes.models import db
-from mutiroes.platform import images
-from mutiroes.platform.redis import redis
-from mutiroes.platform.throttle import MemoryCounters, RedisCounters
+from mutiroes.platform import images, throttle
 from mutiroes.timeutil import utcnow
 from mutiroes.users import tokens
 from mutiroes.users.models import AuthSession, RefreshToken, TokenPurpose, User
@@ -145,39 +143,84 @@ def create(*, username: str, email: str, password: str, first_name: str = "", la
 
 
 # --- login throttling ------------------------------------------------------------------------------------------
+# Failed logins (and failed password changes) are counted three ways, each over the same window:
+# - per account *and* client IP: past the limit, that IP gets 429 for that account, and only that IP, so nobody
+#   can lock a known account from elsewhere;
+# - per client IP, whatever the accounts: one address spraying many accounts gets 429;
+# - per account, whatever the IPs: past this (higher) limit — a guess spread over many addresses — only IPs this
+#   account has logged in from before ("known", remembered KNOWN_IP_DAYS) may still try, within their own limit;
+#   the right password from a known IP still works at once. Everyone else gets 429 until the window ends.
+# The account is the resolved user id; an identifier that names no account is counted under itself, so the answers
+# are the same whether or not it exists.
+KNOWN_IP_DAYS = 30
 
 
-def _counters():
-    state = current_app.extensions.setdefault("mutiroes_login_counters", {})
-    memory = state.setdefault("memory", MemoryCounters())
-    client = redis.client
-    return RedisCounters(client, memory) if client is not None else memory
+def _account_key(user: User | None, identifier: str) -> str:
+    return f"user:{user.id}" if user is not None else f"unknown:{identifier.strip().lower()}"
 
 
-def _throttle_keys(identifier: str, client_ip: str) -> list[tuple[str, int]]:
+def _known_ip_key(user: User, client_ip: str) -> str:
+    return f"mutiroes:login-ok:{user.id}:{client_ip}"
+
+
+def _failure_keys(account: str, client_ip: str) -> dict[str, str]:
+    return {
+        "pair": f"mutiroes:login-fail:{account}:ip:{client_ip}",
+        "ip": f"mutiroes:login-fail:ip:{client_ip}",
+        "account": f"mutiroes:login-fail:{account}",
+    }
+
+
+def _check_throttle(user: User | None, identifier: str, client_ip: str) -> None:
     settings = current_app.config["MUTIROES"]
-    return [
-        (
-            f"mutiroes:login-fail:account:{identifier.strip().lower()}",
-            settings.login_max_failures_per_account,
-        ),
-        (f"mutiroes:login-fail:ip:{client_ip}", settings.login_max_failures_per_ip),
-    ]
-
-
-def _check_throttle(identifier: str, client_ip: str) -> None:
-    counters = _counters()
-    for key, limit in _throttle_keys(identifier, client_ip):
-        count, retry_after = counters.get(key)
+    counters = throttle.counters()
+    keys = _failure_keys(_account_key(user, identifier), client_ip)
+    for name, limit in (
+        ("pair", settings.login_max_failures_per_account),
+        ("ip", settings.login_max_failures_per_ip),
+    ):
+        count, retry_after = counters.get(keys[name])
         if count >= limit:
+            raise Throttled(retry_after)
+    count, retry_after = counters.get(keys["account"])
+    if count >= settings.login_max_failures_account_wide:
+        known = user is not None and counters.get(_known_ip_key(user, client_ip))[0] > 0
+        if not known:
             raise Throttled(retry_after)
 
 
-def _record_failure(identifier: str, client_ip: str) -> None:
-    counters = _counters()
+def _record_failure(user: User | None, identifier: str, client_ip: str) -> None:
+    counters = throttle.counters()
     window = current_app.config["MUTIROES"].login_failure_window_seconds
-    for key, _limit in _throttle_keys(identifier, client_ip):
+    for key in _failure_keys(_account_key(user, identifier), client_ip).values():
         counters.hit(key, window)
+
+
+def _record_success(user: User, client_ip: str) -> None:
+    counters = throttle.counters()
+    counters.reset(_failure_keys(_account_key(user, ""), client_ip)["pair"])
+    counters.hit(_known_ip_key(user, client_ip), KNOWN_IP_DAYS * 24 * 3600)
+
+
+def _find_account(identifier: str) -> User | None:
+    """The account an identifier names: an e-mail first, then a username (usernames have no "@", but older ones may)."""
+    lookup = identifier.strip().lower()
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == lookup))
+    if user is None:
+        user = db.session.scalar(sa.select(User).where(sa.func.lower(User.username) == lookup))
+    return user
+
+
+def _checked_login(identifier: str, password: str, client_ip: str) -> User | None:
+    """The active account these credentials open, or None (the failure counted); 429 past the limits."""
+    user = _find_account(identifier)
+    _check_throttle(user, identifier, client_ip)
+    if not _verify_password(user, password) or not user.is_active:
+        db.session.rollback()
+        _record_failure(user, identifier, client_ip)
+        return None
+    _record_success(user, client_ip)
+    return user
 
 
 # --- tokens ----------------------------------------------------------------------------------------------------
@@ -198,16 +241,9 @@ def _issue_pair(session: AuthSession, user: User) -> dict[str, str]:
 
 def login(*, identifier: str, password: str, client_ip: str) -> dict[str, str]:
     """Exchange credentials for a token pair; the same 401 whether the account exists or not."""
-    _check_throttle(identifier, client_ip)
-    lookup = identifier.strip().lower()
-    user = db.session.scalar(
-        sa.select(User).where(sa.or_(sa.func.lower(User.email) == lookup, sa.func.lower(User.username) == lookup))
-    )
-    if not _verify_password(user, password) or not user.is_active:
-        db.session.rollback()
-        _record_failure(identifier, client_ip)
+    user = _checked_login(identifier, password, client_ip)
+    if user is None:
         raise Unauthorized(INVALID_CREDENTIALS, code="no_active_account")
-    _counters().reset(_throttle_keys(identifier, client_ip)[0][0])
     session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, expires_at=utcnow())
     db.session.add(session)
     tokens = _issue_pair(session, user)
@@ -217,16 +253,9 @@ def login(*, identifier: str, password: str, client_ip: str) -> dict[str, str]:
 
 def verify_credentials(*, identifier: str, password: str, client_ip: str) -> User | None:
     """Check credentials without opening a login (HTTP Basic on staff tools); throttled like :func:`login`."""
-    _check_throttle(identifier, client_ip)
-    lookup = identifier.strip().lower()
-    user = db.session.scalar(
-        sa.select(User).where(sa.or_(sa.func.lower(User.email) == lookup, sa.func.lower(User.username) == lookup))
-    )
-    if not _verify_password(user, password) or not user.is_active:
-        db.session.rollback()
-        _record_failure(identifier, client_ip)
-        return None
-    db.session.commit()  # keeps a rehashed password
+    user = _checked_login(identifier, password, client_ip)
+    if user is not None:
+        db.session.commit()  # keeps a rehashed password
     return user
 
 
@@ -295,9 +324,14 @@ def logout(*, user: User, session_id: str, refresh_token: str) -> None:
     db.session.commit()
 
 
-def change_password(*, user: User, old_password: str, new_password: str) -> None:
-    """Set a new password and end every login of the account: all earlier tokens stop working."""
+def change_password(*, user: User, old_password: str, new_password: str, client_ip: str) -> None:
+    """Set a new password and end every login of the account: all earlier tokens stop working.
+
+    A wrong current password counts as a failed login of the account from that IP (and past the limits is a 429),
+    so a stolen token cannot be used to guess the password any faster than the login form allows."""
+    _check_throttle(user, "", client_ip)
     if not _verify_password(user, old_password):
+        _record_failure(user, "", client_ip)
         raise ValidationError({"old_password": ["A senha atual está incorreta."]})
     validate_password(new_password, username=user.username, email=user.email, field="new_password")
     if old_password == new_password:
@@ -339,7 +373,7 @@ def update_profile(*, user: User, changes: dict[str, Any]) -> User:
 
 def set_avatar(*, user: User, upload) -> User:
     """Store a new avatar (validated and re-encoded by content) and drop the previous file once committed."""
-    stored = images.store(upload, folder="avatars", field="avatar")
+    stored = images.store(upload, folder="avatars", field="avatar", max_pixels=images.DISPLAY_MAX_PIXELS)
     previous = user.avatar
     user.avatar = stored
     try:

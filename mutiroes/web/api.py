@@ -30,7 +30,8 @@ class DRFErrorsPlugin(BasePlugin):
     """Document validation errors as they are sent: status 400 with messages per field.
 
     webargs documents 422 (and flask-smorest the "detail" shape) for every parsed argument; our handler answers
-    400 in the DRF shape instead, so the document says so for every operation that parses input.
+    400 in the DRF shape instead, so the document says so for every operation that parses input. (A path id that is
+    not a positive integer matches no route: 404, under "default" with every other error.)
     """
 
     def operation_helper(self, path=None, operations=None, **_kwargs):
@@ -38,8 +39,7 @@ class DRFErrorsPlugin(BasePlugin):
             if not isinstance(operation, dict):
                 continue
             responses = operation.setdefault("responses", {})
-            had_arguments = responses.pop(422, None) or responses.pop("422", None)
-            if had_arguments or "{" in (path or ""):
+            if responses.pop(422, None) or responses.pop("422", None):
                 responses.setdefault("400", "BAD_REQUEST")
 
 

@@ -7,6 +7,7 @@ session is live in the database; one primary-key read per authenticated request 
 from __future__ import annotations
 
 import functools
+import inspect
 
 from flask import Flask, g
 from flask_jwt_extended import (
@@ -28,7 +29,16 @@ from mutiroes.web.errors import render_api_error
 TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 - an error code, not a secret
 BEARER_SECURITY = [{"bearerAuth": []}]
 
-__all__ = ["auth_required", "caller_id", "optional_auth", "current_user", "get_jwt", "staff_required", "init_app"]
+__all__ = [
+    "allowed",
+    "auth_required",
+    "caller_id",
+    "optional_auth",
+    "current_user",
+    "get_jwt",
+    "staff_required",
+    "init_app",
+]
 
 jwt = JWTManager()
 
@@ -97,14 +107,39 @@ def init_app(app: Flask) -> None:
         return _unauthorized("O token informado não é válido.")
 
 
+# The order of checks is DRF's: authentication (401), then permission and visibility (403/404), then the body and
+# the query (400). flask-smorest parses arguments in the ``@blp.arguments`` wrapper, before the view runs, so these
+# decorators go above it: ``@auth_required`` (or ``@optional_auth``) first under the route, then ``@allowed(...)``.
+
+
 def auth_required(fn):
-    """Require a live access token, and document the bearer security in OpenAPI."""
+    """Require a live access token, and document the bearer security in OpenAPI. Put it above ``@blp.arguments``."""
     return Blueprint.doc(security=BEARER_SECURITY)(jwt_required()(fn))
 
 
 def optional_auth(fn):
-    """Identify the caller when a valid token is sent; anonymous otherwise (an invalid token is still a 401)."""
+    """Identify the caller when a valid token is sent; anonymous otherwise (an invalid token is still a 401).
+    Put it above ``@blp.arguments``."""
     return Blueprint.doc(security=[{}, *BEARER_SECURITY])(jwt_required(optional=True)(fn))
+
+
+def allowed(check):
+    """Run ``check(caller=..., **path ids)`` — the domain's rule for who may use this route, raising 404 or 403 —
+    before the body or the query is parsed: someone else's object with an invalid body is a 403/404, never a 400
+    that tells what a valid body would be. The service applies the same rule again inside its unit of work.
+    Put it under ``@auth_required``/``@optional_auth`` and above ``@blp.arguments``. ``check`` gets the path ids
+    it names (``event_id`` alone for a rule about the event)."""
+    names = set(inspect.signature(check).parameters) - {"caller"}
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            check(caller=caller(), **{name: value for name, value in kwargs.items() if name in names})
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 def staff_required(fn):

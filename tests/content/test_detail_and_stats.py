@@ -71,8 +71,9 @@ def test_detail_costs_the_same_statements_whatever_the_content(app, client, scen
     fill(app, client, scene, comments=30, replies=5, photos=30, resources=40)
     large_cost, body = statements_of(app, detail)
     assert len(body["comments"]) == 20 and len(body["photos"]) == 20 and len(body["resources"]) == 41
-    assert sum(len(c["replies"]) for c in body["comments"]) == 100
-    assert large_cost == small_cost <= 12
+    # the latest 3 replies of each comment are embedded, with the count of all of them
+    assert all(len(c["replies"]) == 3 and c["replies_count"] == 5 for c in body["comments"])
+    assert large_cost == small_cost <= 13
 
 
 def test_comment_pages_cost_the_same_statements_whatever_the_page_size(app, client, scene, clean_media):

@@ -2,9 +2,10 @@ import csv
 import datetime as dt
 import io
 
+import pytest
 import sqlalchemy as sa
 
-from mutiroes.events import ical
+from mutiroes.events import exports, ical
 from mutiroes.events.jobs import calendar_invite
 from mutiroes.events.models import Event, EventParticipant
 from mutiroes.models import db
@@ -92,7 +93,7 @@ def test_participants_csv_for_the_organizer(app, client, scene, user_with_token)
     attacker, attacker_headers = user_with_token(first_name="@SUM(1)", last_name="Júlia")
     client.post(
         f"/api/events/{scene.event_id}/join/",
-        json={"emergency_contact": "-Mãe", "emergency_phone": "11 5555-0000"},
+        json={"emergency_contact": "Mãe;=cmd|' /C calc'!A0, +Pai", "emergency_phone": "11 5555-0000"},
         headers=attacker_headers,
     )
     with app.app_context():
@@ -124,7 +125,7 @@ def test_participants_csv_for_the_organizer(app, client, scene, user_with_token)
     assert first == [
         '\'=HYPERLINK("x")',
         scene.participant["email"],
-        "'+55 11 98765-4321",
+        "+55 11 98765-4321",  # a phone number cannot be a formula: kept readable
         "",
         "",
         "confirmado",
@@ -132,12 +133,32 @@ def test_participants_csv_for_the_organizer(app, client, scene, user_with_token)
         "2031-03-08 09:40",  # server time zone (America/Sao_Paulo)
     ]
     assert second[0] == "'@SUM(1) Júlia" and second[1] == attacker["email"]
-    assert second[3:7] == ["'-Mãe", "11 5555-0000", "confirmado", "não"]
+    # a spreadsheet splitting the cell at ";" or "," finds a quote before every formula
+    assert second[3:7] == ["Mãe;'=cmd|' /C calc'!A0, '+Pai", "11 5555-0000", "confirmado", "não"]
     # the trailing-slash form answers the same
     assert (
         client.get(f"/api/events/{scene.event_id}/participants.csv/", headers=scene.organizer_headers).data
         == response.data
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [
+        ("+55 11 91234-5678", "+55 11 91234-5678"),
+        ("(11) 91234-5678", "(11) 91234-5678"),
+        ("-Maria", "'-Maria"),
+        ("=1+1", "'=1+1"),
+        ('Ana;=HYPERLINK("x")', 'Ana;\'=HYPERLINK("x")'),
+        ("Ana,@SUM(A1)", "Ana,'@SUM(A1)"),
+        ("Ana, -2+3", "Ana, '-2+3"),
+        ("\t=1", "'\t=1"),
+        ("Ana; Bia, Carla", "Ana; Bia, Carla"),
+        ("+55 11 9;=2", "'+55 11 9;'=2"),
+    ],
+)
+def test_csv_cells_are_neutralised_wherever_a_spreadsheet_could_start_a_formula(typed, written):
+    assert exports.csv_safe(typed) == written
 
 
 def test_participants_csv_is_the_organizers_and_staffs_alone(app, client, scene, user_with_token):

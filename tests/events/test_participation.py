@@ -57,7 +57,6 @@ def test_join_conflicts(client, make_event, user_with_token):
     organizer, organizer_headers = user_with_token()
     _volunteer, headers = user_with_token()
     open_event = make_event(organizer=organizer)
-    assert join(client, open_event, organizer_headers).status_code == 409
     assert join(client, open_event, headers).status_code == 201
     assert join(client, open_event, headers).status_code == 409
     closed = make_event(
@@ -82,12 +81,21 @@ def test_join_refuses_bad_details(client, make_event, user_with_token, participa
     assert participations(event_id) == {}
 
 
-def test_age_limits_apply_when_the_birth_date_is_known(client, make_event, user_with_token):
+def test_age_limits_apply_and_need_a_birth_date(client, make_event, user_with_token, participations):
     event_id = make_event(min_age=18)
     _young, young_headers = user_with_token(birth_date=dt.date.today().replace(year=dt.date.today().year - 15))
     _unknown, unknown_headers = user_with_token()
+    adult, adult_headers = user_with_token(birth_date=dt.date(1990, 5, 1))
     assert join(client, event_id, young_headers).status_code == 409
-    assert join(client, event_id, unknown_headers).status_code == 201
+    response = join(client, event_id, unknown_headers)
+    assert response.status_code == 409
+    assert response.get_json() == {
+        "detail": "Este evento tem faixa etária: informe sua data de nascimento no perfil para se inscrever."
+    }
+    assert join(client, event_id, adult_headers).status_code == 201
+    assert participations(event_id) == {adult["id"]: "confirmed"}
+    # without an age range, no birth date is needed
+    assert join(client, make_event(), unknown_headers).status_code == 201
 
 
 def test_requires_approval_makes_pending_until_the_organizer_decides(
@@ -281,3 +289,21 @@ def test_check_in_needs_a_confirmed_participation(client, make_event, user_with_
     _user, headers = user_with_token()
     assert join(client, event_id, headers).get_json()["status"] == "pending"
     assert client.post(f"/api/events/{event_id}/check_in/", headers=headers).status_code == 404
+
+
+def test_the_organizer_may_join_their_own_event_confirmed_without_approval_taking_a_spot(
+    client, make_event, user_with_token, participations
+):
+    organizer, organizer_headers = user_with_token()
+    event_id = make_event(organizer=organizer, requires_approval=True, max_participants=2)
+    response = join(client, event_id, organizer_headers)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["status"] == "confirmed"
+    detail = client.get(f"/api/events/{event_id}/", headers=organizer_headers).get_json()
+    assert (detail["participants_count"], detail["available_spots"], detail["user_participating"]) == (1, 1, True)
+    assert join(client, event_id, organizer_headers).status_code == 409  # already joined
+    _volunteer, headers = user_with_token()
+    assert join(client, event_id, headers).get_json()["status"] == "pending"  # everyone else still needs approval
+    assert participations(event_id)[organizer["id"]] == "confirmed"
+    assert client.post(f"/api/events/{event_id}/leave/", headers=organizer_headers).status_code == 200
+    assert client.get(f"/api/events/{event_id}/").get_json()["participants_count"] == 0

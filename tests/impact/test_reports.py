@@ -86,16 +86,47 @@ def test_report_before_the_start_or_on_a_cancelled_event_is_409(client, make_eve
         ({"trees_planted": 2.5}, "trees_planted"),
         ({"recyclable_material_kg": 1e300}, "recyclable_material_kg"),
         ({"summary": "x" * 10001}, "summary"),
-        ({"created_by": 7}, "created_by"),
-        ({"event": 3}, "event"),
+        ({"trees_planted": "2,5"}, "trees_planted"),
+        ({"trash_collected_kg": "nan"}, "trash_collected_kg"),
+        ({"created_by_id": 7}, "created_by_id"),
+        ({"hours": 3}, "hours"),
     ],
 )
-def test_bad_numbers_and_server_fields_are_400_and_store_nothing(client, app, past_event, body, field):
+def test_bad_numbers_and_unknown_fields_are_400_and_store_nothing(client, app, past_event, body, field):
     event_id, _organizer, headers = past_event
     response = client.post(f"/api/events/{event_id}/report/", json=body, headers=headers)
     assert response.status_code == 400
     assert field in response.get_json()
     assert stored_reports(app) == []
+
+
+def test_the_web_form_files_the_report_with_numeric_strings(client, app, past_event):
+    # the frontend sends form values as strings, as DRF accepts them
+    event_id, _organizer, headers = past_event
+    form = {"total_participants": "7", "total_hours": "35.5", "trash_collected_kg": "85.5", "trees_planted": "3"}
+    response = client.post(f"/api/events/{event_id}/report/", json={**form, "summary": "Ok"}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["total_participants"], body["total_hours"], body["trees_planted"]) == (7, 35.5, 3)
+    assert stored_reports(app) == [(event_id, 35.5, 85.5, "Ok")]
+
+
+def test_the_report_put_back_as_it_was_got_is_saved_and_its_read_only_fields_set_nothing(client, app, past_event):
+    event_id, organizer, headers = past_event
+    url = f"/api/events/{event_id}/report/"
+    client.post(url, json=REPORT, headers=headers)
+    got = client.get(url).get_json()
+    sent_back = {**got, "summary": "Limpamos 3 km.", "id": 999, "event": 4040, "created_by": 1234}
+    sent_back.update(event_title="Outro", created_by_name="Outra", created_at="2000-01-01T00:00:00-03:00")
+    response = client.put(url, json=sent_back, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["summary"] == "Limpamos 3 km."
+    assert (body["id"], body["event"], body["created_by"]) == (got["id"], event_id, organizer["id"])
+    assert (body["event_title"], body["created_at"]) == ("Praia do Forte", got["created_at"])
+    assert stored_reports(app) == [(event_id, 12.0, 85.5, "Limpamos 3 km.")]
+    patched = client.patch(url, json={**body, "trees_planted": "4"}, headers=headers)
+    assert patched.status_code == 200 and patched.get_json()["trees_planted"] == 4
 
 
 def test_patch_with_a_negative_number_changes_nothing(client, app, past_event):

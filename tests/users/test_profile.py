@@ -56,13 +56,11 @@ def test_patch_profile_on_both_paths(client, auth_headers):
     assert body["notification_preferences"]["event_reminders"] is True
 
 
-def test_profile_refuses_counters_staff_and_bad_values_and_writes_nothing(client, app, auth_headers):
+def test_profile_refuses_unknown_fields_and_bad_values_and_writes_nothing(client, app, auth_headers):
     for body in (
-        {"total_hours_volunteered": 500},
-        {"total_events_participated": 9},
         {"is_staff": True},
-        {"id": 1},
         {"email": "outro@example.org"},
+        {"username": "outro"},
         {"state": "XX"},
         {"zip_code": "abc"},
         {"birth_date": "2999-01-01"},
@@ -79,6 +77,22 @@ def test_profile_refuses_counters_staff_and_bad_values_and_writes_nothing(client
         assert user.is_staff is False
         assert user.city == ""
         assert user.interests == []
+
+
+def test_profile_sent_back_ignores_counters_and_ids_and_sets_nothing_server_owned(client, app, auth_headers):
+    profile = client.get("/api/users/profile/", headers=auth_headers).get_json()
+    sent_back = {**profile, "city": "Recife", "total_hours_volunteered": 500, "total_events_participated": 9}
+    sent_back.update(id=999, age=3, user={**profile["user"], "email": "outro@example.org"})
+    response = client.patch("/api/users/profile/", json=sent_back, headers=auth_headers)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["city"] == "Recife"
+    assert body["id"] == profile["id"] and body["user"] == profile["user"]
+    assert body["total_hours_volunteered"] == 0 and body["total_events_participated"] == 0
+    with app.app_context():
+        user = db.session.scalars(db.select(User)).one()
+        assert (user.total_hours_volunteered, user.total_events_participated) == (0, 0)
+        assert user.email == profile["user"]["email"]
 
 
 def test_public_profile_hides_private_data_and_private_profiles(client, make_user, login):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
 from mutiroes.platform import health
+from mutiroes.web.parsing import Blueprint
 
 blp = Blueprint("health", __name__, description="Estado do processo e das dependências.")
 

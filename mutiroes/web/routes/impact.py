@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from mutiroes.impact import schemas, service
 from mutiroes.schemas import PaginationArgsSchema
-from mutiroes.web.auth import auth_required, caller, current_user, optional_auth
+from mutiroes.web.auth import allowed, auth_required, caller, current_user, optional_auth
 from mutiroes.web.pagination import envelope
+from mutiroes.web.parsing import Blueprint
 
 report_blp = Blueprint(
     "reports", __name__, url_prefix="/api/events", description="Relatórios pós-evento (impacto de cada mutirão)."
@@ -21,31 +21,35 @@ impact_blp = Blueprint("impact", __name__, url_prefix="/api/impact", description
 
 @report_blp.route("/<id:event_id>/report/")
 class Report(MethodView):
-    @report_blp.response(200, schemas.ReportSchema)
     @optional_auth
+    @report_blp.response(200, schemas.ReportSchema)
     def get(self, event_id):
         """The event's report: anyone who may see the event; 404 until the organizer files it."""
         return service.get_report(event_id=event_id, caller=caller())
 
+    @auth_required
+    @allowed(service.authorize_report)
     @report_blp.arguments(schemas.ReportWriteSchema)
     @report_blp.response(201, schemas.ReportSchema)
     @report_blp.alt_response(409, description="Já existe relatório, ou o evento ainda não começou.")
-    @auth_required
     def post(self, data, event_id):
         """File the report (organizer only, once, after the event started). Numbers ≥ 0. Verified hours, counters
         and badges are computed in the background."""
         return service.create_report(event_id=event_id, caller=current_user, data=data)
 
+    @auth_required
+    @allowed(service.authorize_report)
     @report_blp.arguments(schemas.ReportWriteSchema)
     @report_blp.response(200, schemas.ReportSchema)
-    @auth_required
     def put(self, data, event_id):
-        """Replace the report (organizer only); hours, counters and badges are computed again."""
+        """Replace the report (organizer only); hours, counters and badges are computed again. The report may be
+        sent back as it was answered: its read-only fields (`id`, `event_title`, `created_at`...) are ignored."""
         return service.update_report(event_id=event_id, caller=current_user, changes=data)
 
+    @auth_required
+    @allowed(service.authorize_report)
     @report_blp.arguments(schemas.ReportUpdateSchema)
     @report_blp.response(200, schemas.ReportSchema)
-    @auth_required
     def patch(self, changes, event_id):
         """Change some fields of the report (organizer only)."""
         return service.update_report(event_id=event_id, caller=current_user, changes=changes)
@@ -60,17 +64,17 @@ def badges():
 
 
 @user_blp.route("/badges/earned/", methods=["GET"])
-@user_blp.response(200, schemas.EarnedBadgeSchema(many=True))
 @auth_required
+@user_blp.response(200, schemas.EarnedBadgeSchema(many=True))
 def earned_badges():
     """The caller's badges (array), oldest first."""
     return service.earned_badges(user_id=current_user.id)
 
 
 @user_blp.route("/history/", methods=["GET"])
+@auth_required
 @user_blp.arguments(PaginationArgsSchema, location="query")
 @user_blp.response(200, schemas.HistoryPageSchema)
-@auth_required
 def history(args):
     """Every participation of the caller, the latest events first, with its verified hours."""
     return envelope(service.history_page(user=current_user, **args), **args)
@@ -86,9 +90,9 @@ def leaderboard(args):
 
 
 @user_blp.route("/rank/", methods=["GET"])
+@auth_required
 @user_blp.arguments(schemas.RankingArgsSchema, location="query")
 @user_blp.response(200, schemas.RankSchema)
-@auth_required
 def rank(args):
     """The caller's place: 1 + the public profiles with more verified hours under the same filters."""
     return service.rank(user=current_user, **args)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from mutiroes.impact import service as impact
 from mutiroes.schemas import DetailSchema
 from mutiroes.users import accounts, schemas, service
 from mutiroes.web.auth import auth_required, current_user, get_jwt
+from mutiroes.web.parsing import Blueprint
 
 blp = Blueprint("users", __name__, url_prefix="/api/users", description="Contas, perfis e estatísticas.")
 token_blp = Blueprint("token", __name__, url_prefix="/api/token", description="Autenticação JWT.")
@@ -50,9 +50,9 @@ def refresh_token(data):
 
 
 @token_blp.route("/logout/", methods=["POST"])
+@auth_required
 @token_blp.arguments(schemas.RefreshRequestSchema)
 @token_blp.response(204)
-@auth_required
 def logout(data):
     """End this login: its access and refresh tokens stop working on every replica."""
     service.logout(user=current_user, session_id=get_jwt()["sid"], refresh_token=data["refresh"])
@@ -60,17 +60,18 @@ def logout(data):
 
 @blp.route("/profile/")
 class Profile(MethodView):
-    @blp.response(200, schemas.ProfileSchema)
     @auth_required
+    @blp.response(200, schemas.ProfileSchema)
     def get(self):
         """The caller's profile."""
         return current_user
 
+    @auth_required
     @blp.arguments(schemas.ProfileUpdateSchema)
     @blp.response(200, schemas.ProfileSchema)
-    @auth_required
     def patch(self, changes):
-        """Change profile fields; counters, e-mail and flags are not writable."""
+        """Change profile fields; counters, e-mail and flags are not writable (sent back with the profile, they are
+        ignored)."""
         return service.update_profile(user=current_user, changes=changes)
 
     @auth_required
@@ -139,20 +140,21 @@ def verify_email_resend():
 
 
 @blp.route("/profile/avatar/", methods=["PUT"])
+@auth_required
 @blp.arguments(schemas.AvatarUploadSchema, location="files")
 @blp.response(200, schemas.ProfileSchema)
 @blp.alt_response(413, description="Imagem maior que o limite de upload.")
 @blp.alt_response(415, description="O arquivo não é uma imagem JPEG, PNG ou WebP.")
-@auth_required
 def upload_avatar(files):
-    """Upload the caller's avatar (multipart field `avatar`); the image is re-encoded without metadata."""
+    """Upload the caller's avatar (multipart field `avatar`); the image is re-encoded without metadata, and one
+    larger than 12 megapixels is scaled down."""
     return service.set_avatar(user=current_user, upload=files["avatar"])
 
 
 @blp.route("/profile/update/", methods=["PATCH"])
+@auth_required
 @blp.arguments(schemas.ProfileUpdateSchema)
 @blp.response(200, schemas.ProfileSchema)
-@auth_required
 def update_profile_legacy(changes):
     """Same as PATCH /api/users/profile/, kept for the current frontend."""
     return service.update_profile(user=current_user, changes=changes)
@@ -166,18 +168,20 @@ def public_profile(username):
 
 
 @blp.route("/change-password/", methods=["POST"])
+@auth_required
 @blp.arguments(schemas.ChangePasswordSchema)
 @blp.response(200, DetailSchema)
-@auth_required
+@blp.alt_response(429, description="Tentativas demais com a senha errada; veja Retry-After.")
 def change_password(data):
-    """Change the password; every token issued before stops working."""
-    service.change_password(user=current_user, **data)
+    """Change the password; every token issued before stops working. A wrong current password counts as a failed
+    login (the same limits, 429 past them)."""
+    service.change_password(user=current_user, client_ip=client_ip(), **data)
     return {"detail": "Senha alterada com sucesso. Entre novamente."}
 
 
 @blp.route("/stats/", methods=["GET"])
-@blp.response(200, schemas.UserStatsSchema)
 @auth_required
+@blp.response(200, schemas.UserStatsSchema)
 def stats():
     """The caller's volunteering numbers."""
     return impact.user_stats(user=current_user)
