@@ -103,12 +103,13 @@ def test_bad_numbers_and_unknown_fields_are_400_and_store_nothing(client, app, p
 def test_the_web_form_files_the_report_with_numeric_strings(client, app, past_event):
     # the frontend sends form values as strings, as DRF accepts them
     event_id, _organizer, headers = past_event
-    form = {"total_participants": "7", "total_hours": "35.5", "trash_collected_kg": "85.5", "trees_planted": "3"}
+    # within what one person (nobody checked in) could have done: at most 12 h and 50 kg
+    form = {"total_participants": "7", "total_hours": "11.5", "trash_collected_kg": "45.5", "trees_planted": "3"}
     response = client.post(f"/api/events/{event_id}/report/", json={**form, "summary": "Ok"}, headers=headers)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert (body["total_participants"], body["total_hours"], body["trees_planted"]) == (7, 35.5, 3)
-    assert stored_reports(app) == [(event_id, 35.5, 85.5, "Ok")]
+    assert (body["total_participants"], body["total_hours"], body["trees_planted"]) == (7, 11.5, 3)
+    assert stored_reports(app) == [(event_id, 11.5, 45.5, "Ok")]
 
 
 def test_the_report_put_back_as_it_was_got_is_saved_and_its_read_only_fields_set_nothing(client, app, past_event):
@@ -124,7 +125,7 @@ def test_the_report_put_back_as_it_was_got_is_saved_and_its_read_only_fields_set
     assert body["summary"] == "Limpamos 3 km."
     assert (body["id"], body["event"], body["created_by"]) == (got["id"], event_id, organizer["id"])
     assert (body["event_title"], body["created_at"]) == ("Praia do Forte", got["created_at"])
-    assert stored_reports(app) == [(event_id, 12.0, 85.5, "Limpamos 3 km.")]
+    assert stored_reports(app) == [(event_id, 12.0, 45.5, "Limpamos 3 km.")]
     patched = client.patch(url, json={**body, "trees_planted": "4"}, headers=headers)
     assert patched.status_code == 200 and patched.get_json()["trees_planted"] == 4
 
