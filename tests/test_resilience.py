@@ -267,3 +267,18 @@ def test_a_statement_to_a_frozen_backend_gives_up_at_its_deadline_and_the_pool_r
     assert "no answer within 0.3 s" in outcome.get("error", ""), outcome
     assert outcome["elapsed"] < 1.0, outcome
     assert outcome["next_backend"] != outcome["backend"] and outcome["next_elapsed"] < 1.0, outcome
+
+
+def test_a_connection_lost_after_the_answer_was_made_does_not_turn_it_into_a_500(app, make_config):
+    """The primary dies between a view's last statement and the end of the request: the teardown's rollback fails,
+    and the answer stands."""
+    client_app = create_app(make_config(service_name="mutiroes-lost-at-teardown"))
+    with client_app.test_request_context("/api/events/"):
+        backend = db.session.scalar(text("select pg_backend_pid()"))  # a transaction is open on that backend
+        with app.app_context():
+            assert db.session.scalar(text("select pg_terminate_backend(:pid)"), {"pid": backend}) is True
+            db.session.remove()
+        time.sleep(0.2)
+    # leaving the context ran the teardown without raising; the next request gets a new connection
+    with client_app.app_context():
+        assert db.session.scalar(text("select pg_backend_pid()")) != backend

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import socket
@@ -32,6 +33,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_afte
 from mutiroes.models import db
 from mutiroes.platform import circuit
 from mutiroes.platform.breakers import breakers, guarded
+
+log = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError)
 # seconds a client is told to wait after a database error while the circuit is still closed
@@ -146,8 +149,20 @@ def _mark_statement(*_args) -> None:
         setattr(g, _STATEMENTS, True)
 
 
+def _end_session(_exc: BaseException | None = None) -> None:
+    """The request's session ends even when its server died after the answer was made: the rollback of a lost
+    connection fails, and that must not turn an answer already computed into a 500 (the pool drops the connection)."""
+    try:
+        db.session.remove()
+    except TRANSIENT_ERRORS as exc:
+        log.warning("the database connection was lost as the request ended: %s", exc.__class__.__name__)
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
     """Connect through the database breaker and note when a unit of work first sends a statement."""
+    # registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in reverse order)
+    app.teardown_appcontext(_end_session)
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
