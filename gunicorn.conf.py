@@ -46,6 +46,8 @@ os.environ.setdefault("MUTIROES_DB_MAX_OVERFLOW", "1")
 # within about 2 s together, and then the breaker answers 503 at once until a primary answers again.
 os.environ.setdefault("MUTIROES_DB_CONNECT_TIMEOUT", "1")
 os.environ.setdefault("MUTIROES_DB_STATEMENT_TIMEOUT_MS", "900")
+# ...and all of a request's waits together (a failed pre-ping, the reconnect, a retry) stay under nginx's patience
+os.environ.setdefault("MUTIROES_DB_REQUEST_BUDGET_MS", "1500")
 if not settings.drain_file:
     # workers see the drain flag through this file
     os.environ["MUTIROES_DRAIN_FILE"] = os.path.join(tempfile.gettempdir(), f"mutiroes-{settings.bind_port}.draining")

@@ -70,6 +70,8 @@ def patroni_config(layout: Layout, state: State, node: str) -> dict:
             },
             "parameters": {"unix_socket_directories": str(root / "run")},
             "pg_hba": hba,
+            # a new standby copies the primary at once (the default spread checkpoint can take minutes)
+            "basebackup": [{"checkpoint": "fast"}],
         },
     }
 

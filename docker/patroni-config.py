@@ -79,6 +79,9 @@ def main() -> None:
             },
             "parameters": {"password_encryption": "scram-sha-256", "unix_socket_directories": "/var/run/postgresql"},
             "pg_hba": hba,
+            # a new standby copies the primary at once: pg_basebackup's default (spread) checkpoint can make it wait
+            # minutes for the primary's next checkpoint
+            "basebackup": [{"checkpoint": "fast"}],
         },
     }
     (out / "patroni.yml").write_text(json.dumps(config, indent=2))

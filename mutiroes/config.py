@@ -356,6 +356,13 @@ class Config:
         description="longest wait for one database answer, in the client (a frozen server) and the server alike; "
         "`gunicorn.conf.py` defaults it to 900 for the API replicas, whose requests must not hang",
     )
+    db_request_budget_ms: int = setting(
+        0,
+        minimum=0,
+        description="total database wait of one request, connects and answers of every attempt together (0: no "
+        "limit); `gunicorn.conf.py` defaults it to 1500 for the API replicas, so a frozen primary costs a request "
+        "1.5 s, not a pre-ping, a reconnect and a retry one after the other",
+    )
     breaker_fail_max: int = setting(
         5, minimum=1, description="consecutive failures that open a dependency's circuit breaker"
     )

@@ -361,7 +361,7 @@ for m in json.load(sys.stdin)["members"]:
         service=${VERB#scale-}
         service=${service%s}
         if [ "$MODE" = compose ]; then
-            compose up -d --no-build --no-recreate --scale "$service=$n" "$service"
+            compose up -d --no-build --no-recreate --no-deps --scale "$service=$n" "$service"
         else
             docker service scale --detach=true "${NAME}_$service=$n" >/dev/null
             # until n tasks run (Consul's check then routes each one within seconds; `status` shows it)

@@ -1,5 +1,9 @@
 """Breakers and retries against the real PostgreSQL and Redis of the test session, stopped and restarted."""
 
+import os
+import signal
+import socket
+import threading
 import time
 
 import pytest
@@ -195,3 +199,86 @@ def test_breaker_state_is_shared_between_replicas_through_redis(make_config):
     time.sleep(SharedStorage.SNAPSHOT_SECONDS + 0.1)
     with first.app_context():
         assert breakers().get("database").current_state == "closed"
+
+
+@pytest.fixture
+def frozen_server():
+    """A TCP port that accepts connections and never answers: what a SIGSTOPped PostgreSQL looks like to a client."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+@pytest.mark.parametrize(("budget_ms", "within"), [(300, 0.8), (0, None)])
+def test_a_request_waits_on_a_frozen_database_at_most_its_budget(make_config, frozen_server, budget_ms, within):
+    config = make_config(
+        database_url=f"postgresql+psycopg2://mutiroes@127.0.0.1:{frozen_server}/mutiroes",
+        db_connect_timeout=2,
+        db_request_budget_ms=budget_ms,
+        service_name=f"mutiroes-frozen-{budget_ms}",
+    )
+    client = create_app(config).test_client()
+    response, elapsed = timed(lambda: client.get(f"/api/events/?search=orcamento{budget_ms}"))
+    assert response.status_code == 503
+    assert set(response.get_json()) == {"detail"} and response.headers["Retry-After"]
+    if within is not None:
+        assert elapsed < within, elapsed  # the budget, not the 2 s connect deadline
+    else:
+        assert elapsed >= 2.0, elapsed  # without one, the connect deadline is what ends the wait
+
+
+def test_a_statement_to_a_frozen_backend_gives_up_at_its_deadline_and_the_pool_recovers(make_config):
+    """SIGSTOP of the one server process behind a connection, in the middle of a transaction: the statement fails at
+    its deadline (it does not hang the client), and the next checkout replaces the dead connection silently."""
+    app = create_app(make_config(db_statement_timeout_ms=300, service_name="mutiroes-frozen-statement"))
+    frozen, ready = threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def transaction():
+        with app.app_context():
+            outcome["backend"] = db.session.scalar(text("select pg_backend_pid()"))
+            ready.set()
+            frozen.wait(5)
+            started = time.monotonic()
+            try:
+                db.session.execute(text("select 1"))
+            except sa_exc.OperationalError as exc:
+                outcome["error"] = str(exc)
+            outcome["elapsed"] = time.monotonic() - started
+            db.session.remove()
+            # the pool's next connection answers at once (its pre-ping drops what is left of the frozen one)
+            started = time.monotonic()
+            outcome["next_backend"] = db.session.scalar(text("select pg_backend_pid()"))
+            outcome["next_elapsed"] = time.monotonic() - started
+            db.session.remove()
+
+    worker = threading.Thread(target=transaction, daemon=True)
+    worker.start()
+    assert ready.wait(10)
+    os.kill(outcome["backend"], signal.SIGSTOP)
+    try:
+        frozen.set()
+        worker.join(timeout=5)
+    finally:
+        os.kill(outcome["backend"], signal.SIGCONT)
+    assert not worker.is_alive(), "the client hung on the frozen backend"
+    assert "no answer within 0.3 s" in outcome.get("error", ""), outcome
+    assert outcome["elapsed"] < 1.0, outcome
+    assert outcome["next_backend"] != outcome["backend"] and outcome["next_elapsed"] < 1.0, outcome
+
+
+def test_a_connection_lost_after_the_answer_was_made_does_not_turn_it_into_a_500(app, make_config):
+    """The primary dies between a view's last statement and the end of the request: the teardown's rollback fails,
+    and the answer stands."""
+    client_app = create_app(make_config(service_name="mutiroes-lost-at-teardown"))
+    with client_app.test_request_context("/api/events/"):
+        backend = db.session.scalar(text("select pg_backend_pid()"))  # a transaction is open on that backend
+        with app.app_context():
+            assert db.session.scalar(text("select pg_terminate_backend(:pid)"), {"pid": backend}) is True
+            db.session.remove()
+        time.sleep(0.2)
+    # leaving the context ran the teardown without raising; the next request gets a new connection
+    with client_app.app_context():
+        assert db.session.scalar(text("select pg_backend_pid()")) != backend

@@ -22,12 +22,13 @@ def unit_of_work(view):
         retrying = database.retrying(
             attempts=current_app.config["MUTIROES"].retry_attempts, safe=request.method in SAFE_METHODS
         )
-        for attempt in retrying:
-            with attempt:
-                database.begin_unit_of_work()
-                if attempt.retry_state.attempt_number > 1:
-                    db.session.rollback()
-                return view(*args, **kwargs)
+        with database.request_budget():
+            for attempt in retrying:
+                with attempt:
+                    database.begin_unit_of_work()
+                    if attempt.retry_state.attempt_number > 1:
+                        db.session.rollback()
+                    return view(*args, **kwargs)
         return None  # pragma: no cover - Retrying either returns or raises
 
     return wrapper

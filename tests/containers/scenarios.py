@@ -172,8 +172,7 @@ def mixed_load_survives(stack: Stack, ip: str, disrupt) -> Load:
 def row_counts(stack: Stack) -> dict[str, int]:
     tables = ("users", "events", "event_participants", "outbox_jobs", "email_deliveries", "auth_sessions")
     query = " union all ".join(f"select '{t}', count(*) from {t}" for t in tables)  # noqa: S608 - fixed table names
-    out = stack.exec("postgres", "psql", "-U", "mutiroes", "-d", "mutiroes", "-tA", "-F", " ", "-c", query)
-    return {name: int(count) for name, count in (line.split() for line in out.splitlines() if line.strip())}
+    return {name: int(count) for name, count in stack.sql(query)}
 
 
 def docker(*args: str, check: bool = True) -> str:

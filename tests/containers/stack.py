@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from cluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STACK_SCRIPT = ROOT / "scripts" / "stack.sh"
+PG_NODES = ("pg-1", "pg-2")
 HEALTH_FORMAT = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
 
 
@@ -98,10 +100,60 @@ class Stack:
         )
         return networks[f"{self.name}_mutiroes"]["IPAddress"]
 
+    # -- the database ----------------------------------------------------------------------------------------------
+    def psql(self, node: str, query: str, *, check: bool = True) -> str:
+        return self.exec(
+            node,
+            "psql",
+            "-h",
+            "/var/run/postgresql",
+            "-U",
+            "mutiroes",
+            "-d",
+            "mutiroes",
+            "-tA",
+            "-F",
+            "\t",
+            "-c",
+            query,
+            check=check,
+        )
+
+    def pg_leader(self) -> str | None:
+        """The PostgreSQL node that answers as primary right now (None during a switch)."""
+        for node in PG_NODES:
+            if self.containers(node) and self.psql(node, "select pg_is_in_recovery()", check=False).strip() == "f":
+                return node
+        return None
+
+    def sql(self, query: str) -> list[list[str]]:
+        """Rows of a query run on the current primary, as lists of strings."""
+        leader = wait_for(self.pg_leader, timeout=60)
+        assert leader, "no PostgreSQL primary"
+        return [line.split("\t") for line in self.psql(leader, query).splitlines() if line.strip()]
+
     # -- discovery as seen from outside --------------------------------------------------------------------------
-    def consul(self, path: str):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['consul']}{path}", timeout=5) as response:
+    def consul(self, path: str, *, anonymous: bool = False):
+        """A read of Consul's HTTP API with the read-only token consul-template and Prometheus use (ACLs deny the
+        anonymous one everything)."""
+        token = self.secrets_dir / "consul_read_token"
+        headers = {} if anonymous or not token.exists() else {"X-Consul-Token": token.read_text().strip()}
+        request = urllib.request.Request(f"http://127.0.0.1:{self.ports['consul']}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http to our own port
             return json.loads(response.read())
+
+    def consul_put(self, path: str, body: dict, headers: dict) -> tuple[int, str]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports['consul']}{path}",
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http to our own port
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
 
     def consul_passing(self) -> set[str]:
         passing = set()

@@ -1,16 +1,18 @@
 """docker-compose.distributed.yml under Docker Compose: every service healthy, the user journey, scaling, a killed
-replica, a rolling restart under load, monitoring, and a backup restored into a fresh volume."""
+replica, a rolling restart under load, monitoring, Consul's ACLs, the PostgreSQL primary and the Redis master killed
+under load, and a backup restored after a standby lost its disk."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
-from tests.containers import scenarios
+from tests.containers import ha, scenarios
 from tests.containers.conftest import FAST
 from tests.containers.scenarios import docker
-from tests.containers.stack import Stack, healthy_line, wait_for
+from tests.containers.stack import PG_NODES, Stack, healthy_line, wait_for
 from tests.e2e.conftest import report
 
 
@@ -30,7 +32,8 @@ def stack(images, tmp_path_factory):
 
 
 def test_every_service_is_healthy_and_three_replicas_are_exactly_routed(stack):
-    for service in ("consul", "gateway", "backend", "worker", "scheduler", "postgres", "redis", "prometheus"):
+    services = ("consul", "gateway", "backend", "worker", "scheduler", "prometheus", "smtp-sink")
+    for service in (*services, "pg-1", "pg-2", "redis-1", "redis-2", "sentinel-1", "sentinel-2", "sentinel-3"):
         containers = stack.containers(service)
         assert containers, f"{service} is not running"
         assert all(stack.health(c) == "healthy" for c in containers), service
@@ -110,21 +113,90 @@ def test_prometheus_scrapes_every_replica_and_alerts_when_all_are_stopped(stack)
     assert wait_for(lambda: not firing(), timeout=90, interval=2)
 
 
-def test_backup_then_restore_into_a_fresh_volume_gives_the_same_row_counts(stack, tmp_path):
+def test_consul_refuses_anonymous_and_read_only_registrations_and_hides_the_catalog(stack):
+    rogue = {"Name": "mutiroes-api", "ID": "rogue", "Address": "203.0.113.9", "Port": 8000}
+    read_token = (stack.secrets_dir / "consul_read_token").read_text().strip()
+    for headers in ({}, {"X-Consul-Token": read_token}):
+        status, body = stack.consul_put("/v1/agent/service/register", rogue, headers)
+        assert status == 403, (status, body)
+    assert stack.consul("/v1/catalog/services", anonymous=True) == {}  # default deny
+    assert stack.consul("/v1/health/service/mutiroes-api", anonymous=True) == []
+    passing = stack.consul_passing()
+    assert passing and all(not endpoint.startswith("203.0.113.9") for endpoint in passing)
+    report("compose consul acl", anonymous_register=403, read_token_register=403, anonymous_catalog="empty")
+
+
+def test_status_shows_the_postgresql_leader_its_lag_and_the_redis_master(stack):
+    out = stack.run("status")
+    leader = stack.pg_leader()
+    assert leader and f"{leader} leader running" in " ".join(out.split()), out
+    assert "sync_standby" in out and "lag" in out, out
+    assert re.search(r"Redis: master redis-[12]\b", out), out
+
+
+def test_primary_killed_under_load_loses_no_acknowledged_write_and_rejoins_as_standby(stack):
+    figures = ha.db_primary_killed(stack, "127.0.0.35")
+    first = figures["first_write_after"]
+    report(
+        "compose postgres primary killed",
+        sent=figures["sent"],
+        acknowledged_writes=figures["acknowledged"],
+        lost=len(figures["lost_events"]) + len(figures["lost_joins"]),
+        first_write_after=f"{first:.1f}s" if first is not None else "never",
+        worst_latency=f"{figures['worst']:.2f}s",
+        drill=figures["drill"],
+    )
+    assert figures["after"] and figures["after"] != figures["before"], figures["drill"]
+    assert figures["lost_events"] == set() and figures["lost_joins"] == set()
+    assert figures["acknowledged"] >= 10
+    assert first is not None and first <= 20, figures["drill"]
+    assert figures["worst"] <= 5.0
+    assert figures["errors"] == [], figures["errors"][:5]
+    assert figures["no_retry_after"] == []
+    assert sorted(figures["roles"].values()) == ["leader", "sync_standby"], figures["roles"]
+    scenarios.assert_routed(stack, 3, timeout=90)
+
+
+def test_redis_master_killed_under_load_each_email_arrives_exactly_once(stack):
+    figures = ha.redis_master_killed(stack, "127.0.0.36")
+    report(
+        "compose redis master killed",
+        sent=figures["sent"],
+        joins=figures["joins"],
+        registrations=figures["registrations"],
+        promoted_after=f"{figures['promoted_after']:.1f}s",
+        emails=figures["expected"],
+        emails_lost=figures["lost"],
+        emails_duplicated=figures["duplicated"],
+        mail_after=f"{figures['mail_after']:.1f}s" if figures["mail_after"] is not None else "never",
+    )
+    assert figures["promoted_after"] <= 15
+    assert figures["registrations"] and all(status == 201 for status in figures["registrations"])
+    assert figures["joins"] >= 3
+    assert figures["lost"] == 0 and figures["duplicated"] == 0
+    assert figures["errors"] == [], figures["errors"][:5]
+
+
+def test_backup_then_restore_gives_the_same_row_counts_and_a_standby_that_lost_its_disk_recovers(stack, tmp_path):
     scenarios.user_journey(stack, "backup", "127.0.0.34")
     counts = scenarios.row_counts(stack)
     assert counts["users"] >= 2 and counts["events"] >= 1 and counts["event_participants"] >= 1
     dump = tmp_path / "backup.dump"
     stack.run("backup-db", str(dump))
     assert dump.stat().st_size > 1000
-    # a lost disk: the database container and its volume go, a fresh one is initialised, the backup goes back
-    [old] = stack.containers("postgres")
-    volume = f"{stack.name}_postgres-data"
-    docker("rm", "-f", old)
-    docker("volume", "rm", volume)
-    stack.run("up")  # the stack brings up a new, empty PostgreSQL on a fresh volume and waits for it to be healthy
-    [fresh] = stack.containers("postgres")
-    assert fresh != old
+    # later writes, then the restore puts the database back as it was when the backup was taken
+    scenarios.user_journey(stack, "after", "127.0.0.37")
+    assert scenarios.row_counts(stack)["users"] > counts["users"]
     stack.run("restore-db", str(dump))
     assert scenarios.row_counts(stack) == counts
+    # a lost disk: the standby's container and its volume go; `up` creates it again and Patroni re-clones it
+    standby = next(node for node in PG_NODES if node != stack.pg_leader())
+    [old] = stack.containers(standby)
+    docker("rm", "-f", old)
+    docker("volume", "rm", f"{stack.name}_{standby}-data")
+    stack.run("up")
+    rejoined = wait_for(lambda: ha.patroni_roles(stack).get(standby) == "sync_standby", timeout=120)
+    assert rejoined, ha.patroni_roles(stack)
+    [standby_users] = stack.psql(standby, "select count(*) from users").split()
+    assert int(standby_users) == counts["users"]
     scenarios.assert_routed(stack, 3, timeout=90)

@@ -1,5 +1,6 @@
 """The same docker-compose.distributed.yml deployed as a Docker Swarm stack on a one-node swarm: the user journey,
-scaling, a rolling update to a new image under load, and a killed task replaced while nginx routes around it."""
+scaling, a rolling update to a new image under load, a killed task replaced while nginx routes around it, and the
+HA tier's drills (the PostgreSQL primary and the Redis master killed; Swarm's restart policy brings each back)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from tests.containers import scenarios
+from tests.containers import ha, scenarios
 from tests.containers.conftest import FAST
 from tests.containers.scenarios import docker
 from tests.containers.stack import Stack, healthy_line, wait_for
@@ -34,6 +35,8 @@ def test_every_service_runs_and_three_tasks_are_exactly_routed(stack):
     replicas = dict(line.split() for line in services if line.strip())
     assert replicas[f"{stack.name}_backend"] == "3/3"
     assert replicas[f"{stack.name}_worker"] == "2/2"
+    for service in ("pg-1", "pg-2", "redis-1", "redis-2", "sentinel-1", "sentinel-2", "sentinel-3"):
+        assert replicas[f"{stack.name}_{service}"] == "1/1", replicas
     scenarios.assert_routed(stack, 3)
 
 
@@ -81,3 +84,18 @@ def test_a_killed_task_is_replaced_and_nginx_routes_around_it_without_a_failed_g
     # Swarm starts a replacement task on its own; it registers and is routed
     assert wait_for(lambda: victim not in stack.containers("backend") and len(stack.containers("backend")) == 3, 60)
     scenarios.assert_routed(stack, 3, timeout=90)
+
+
+@pytest.mark.parametrize("target", ["db-primary", "redis-master"])
+def test_fail_kills_the_current_one_a_peer_takes_over_and_it_comes_back(stack, target):
+    before = stack.pg_leader() if target == "db-primary" else None
+    started = time.monotonic()
+    drill = stack.run("fail", target, timeout=300)
+    report(f"swarm fail {target}", took=f"{time.monotonic() - started:.0f}s", drill=drill.strip().replace("\n", "; "))
+    took = float(drill.split(" after ")[1].split(" s")[0])
+    assert took <= 15, drill
+    if target == "db-primary":
+        assert stack.pg_leader() not in (None, before)
+        assert sorted(ha.patroni_roles(stack).values()) == ["leader", "sync_standby"]
+    # the stack takes writes again: a registration, an event and a join, with their emails
+    scenarios.user_journey(stack, f"after_{target.split('-')[0]}", "127.0.0.44")
