@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from mutiroes.events import discovery, participation, schemas, service
 from mutiroes.schemas import DetailSchema
-from mutiroes.web import cache
+from mutiroes.web import cache, listing
 from mutiroes.web.auth import auth_required, caller, current_user, optional_auth
 from mutiroes.web.pagination import envelope
 
@@ -33,10 +33,11 @@ class Events(MethodView):
         Other statuses than `published` list only the caller's own events. `search` looks in title, description,
         address and city, ignoring case and accents. `latitude` + `longitude` (+ `radius` km, default 10) keep
         events within that great-circle distance. Anonymous answers may be cached up to 60 s, but every write is
-        visible to the next read.
+        visible to the next read. `count` is exact up to 1,000 events; past that it is the database's estimate
+        (never below the events the page shows to exist), and the last page's count is always exact.
         """
         page = {"page": args.pop("page"), "page_size": args.pop("page_size")}
-        return envelope(discovery.get_page(caller=caller(), filters=args, **page), **page)
+        return listing.event_page(discovery.get_page(caller=caller(), filters=args, **page), **page)
 
     @blp.arguments(schemas.EventCreateSchema)
     @blp.response(201, schemas.EventDetailSchema)
