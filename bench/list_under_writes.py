@@ -75,6 +75,15 @@ class OpenLoopWriter:
         self._stop.set()
         self._thread.join()
         self._pool.shutdown(wait=True)
+        # the next load starts from nobody joined (not measured)
+        for volunteer, event_id in enumerate(self.joined):
+            if event_id is not None:
+                self._session().post(
+                    f"{self.base_url}/api/events/{event_id}/leave/",
+                    json={},
+                    headers={"Authorization": f"Bearer {self.tokens[volunteer]}"},
+                    timeout=30,
+                )
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)

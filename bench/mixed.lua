@@ -1,8 +1,10 @@
 -- The request mix of bench/mixed.py, for wrk: each wrk thread draws requests from these weights (per 1000) and
 -- sends the writes as its own volunteers (their tokens: one line each in the file given as the first argument).
---   wrk ... -s bench/mixed.lua URL -- TOKENS_FILE FIRST_EVENT_ID LAST_EVENT_ID THREADS
+--   wrk ... -s bench/mixed.lua URL -- TOKENS_FILE FIRST_EVENT_ID LAST_EVENT_ID THREADS ROUND
 -- A volunteer's writes alternate: join a random event, then leave it; a thread's volunteers take turns, so a
 -- volunteer's next write leaves long after the previous one was answered (no 409 from a join racing its leave).
+-- Each run (ROUND) joins events of its own slice: a volunteer a previous run left joined somewhere never joins
+-- that event again.
 
 local MIX = {
   -- anonymous, 75 %
@@ -26,6 +28,9 @@ end
 function init(args)
   local nthreads = tonumber(args[4])
   first_event, last_event = tonumber(args[2]), tonumber(args[3])
+  local round = tonumber(args[5])
+  slice_size = math.max(1, math.floor((last_event - first_event + 1) / 16))
+  slice_start = first_event + (round % 16) * slice_size
   tokens, joined, counts, failures = {}, {}, {}, {}
   local line_number = 0
   for line in io.lines(args[1]) do
@@ -40,6 +45,10 @@ end
 
 local function event_id()
   return math.random(first_event, last_event)
+end
+
+local function event_to_join()
+  return slice_start + math.random(0, slice_size - 1)
 end
 
 local function auth(volunteer)
@@ -88,7 +97,7 @@ function request()
   -- join_or_leave: the thread's volunteers in turn
   writer = writer % #tokens + 1
   if joined[writer] == nil then
-    joined[writer] = event_id()
+    joined[writer] = event_to_join()
     return wrk.format("POST", "/api/events/" .. joined[writer] .. "/join/", auth(writer), "{}")
   end
   local leaving = joined[writer]

@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         tokens = log_in(bench.replica(0), make_volunteers(app, args.volunteers))
         tokens_file.write("\n".join(tokens) + "\n")
         tokens_file.flush()
-        script_args = (tokens_file.name, str(min(event_ids)), str(max(event_ids)), "2")
+        rounds = iter(range(1_000_000))
+
+        def script_args() -> tuple[str, ...]:  # each run joins events of its own slice (bench/mixed.lua)
+            return (tokens_file.name, str(min(event_ids)), str(max(event_ids)), "2", str(next(rounds)))
+
         try:
             floors = [start_floor(bench.env(0)) for _ in range(3)]
             gateway = Gateway(servers=[port for _process, port in floors]).start()
@@ -83,14 +87,14 @@ def main(argv: list[str] | None = None) -> int:
                     duration=args.warmup,
                     connections=connections,
                     script=SCRIPT,
-                    script_args=script_args,
+                    script_args=script_args(),
                 )
                 result = wrk(
                     bench.gateway + "/",
                     duration=args.duration,
                     connections=connections,
                     script=SCRIPT,
-                    script_args=script_args,
+                    script_args=script_args(),
                 )
                 mix = json.loads(re.search(r"^MIX (\{.*\})$", result["report"], re.M).group(1))
                 ok = result["p99_ms"] <= P99_LIMIT_MS and not result["non_2xx"] and not result["socket_errors"]
