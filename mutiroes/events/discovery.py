@@ -37,6 +37,28 @@ ORDERINGS = {
     "participants_count": (Event.confirmed_count.asc(), Event.id.asc()),
     "-participants_count": (Event.confirmed_count.desc(), Event.id.desc()),
 }
+# The orderings whose order a join or a leave changes (and nothing else of a list's membership does)
+PARTICIPANT_ORDERINGS = frozenset({"participants_count", "-participants_count"})
+# The event columns the list's filters and orderings read, the confirmed count aside: a change to one may move an
+# event into, out of, or within any list (the response cache's dependencies: web.cache)
+LISTED_BY = frozenset(
+    {
+        "status",
+        "is_public",
+        "organizer_id",
+        "category_id",
+        "title",
+        "description",
+        "address",
+        "city",
+        "state",
+        "searchable_text",
+        "latitude",
+        "longitude",
+        "start_date",
+        "created_at",
+    }
+)
 
 
 def _is_postgres() -> bool:

@@ -1,4 +1,4 @@
-"""The event list's answer, assembled from one rendered item per event.
+"""The event list's answer, assembled from one rendered item per event (``cache.event_items``).
 
 The bytes are exactly those ``jsonify`` would make of the DRF envelope (fields in schema order, compact separators,
 UTF-8, a final newline): the items are rendered with the same schema and JSON settings, and only joined here.
@@ -10,6 +10,7 @@ from flask import Response, current_app
 
 from mutiroes.events import discovery
 from mutiroes.events.schemas import EventListItemSchema
+from mutiroes.web import cache
 from mutiroes.web.pagination import envelope
 
 _ITEM = EventListItemSchema()
@@ -27,9 +28,7 @@ def render_items(event_ids: list[int]) -> dict[int, bytes]:
 def event_page(count_and_ids: tuple[int, list[int]], *, page: int, page_size: int) -> Response:
     """The page answer of ``discovery.get_page``'s count and ids (404 past the end, as ``envelope`` says)."""
     page_envelope = envelope(count_and_ids, page=page, page_size=page_size)
-    event_ids = page_envelope.pop("results")
-    rendered = render_items(event_ids)
-    items = [rendered[event_id] for event_id in event_ids if event_id in rendered]
+    items = cache.event_items(page_envelope.pop("results"), render_items)
     head = _dumps(page_envelope)  # {"count":..,"next":..,"previous":..}
     body = b"".join((head[:-1].encode(), b',"results":[', b",".join(items), b"]}\n"))
     return current_app.response_class(body, mimetype=current_app.json.mimetype)

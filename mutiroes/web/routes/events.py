@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from mutiroes.events import discovery, participation, schemas, service
 from mutiroes.schemas import DetailSchema
-from mutiroes.web import cache, listing
+from mutiroes.web import listing
 from mutiroes.web.auth import auth_required, caller, current_user, optional_auth
 from mutiroes.web.pagination import envelope
 
@@ -23,7 +23,6 @@ def categories():
 
 @blp.route("/")
 class Events(MethodView):
-    @cache.anonymous_get(cache.EVENTS)
     @blp.arguments(schemas.EventQueryArgsSchema, location="query")
     @blp.response(200, schemas.EventPageSchema)
     @optional_auth
@@ -65,7 +64,6 @@ def my_events():
 
 @blp.route("/<id:event_id>/")
 class EventDetail(MethodView):
-    @cache.anonymous_get(cache.EVENTS)
     @blp.response(200, schemas.EventDetailSchema)
     @optional_auth
     def get(self, event_id):
