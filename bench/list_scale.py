@@ -138,9 +138,10 @@ def load_events(engine: sa.Engine, total: int, organizers: int = 1000) -> None:
             fields = " || chr(31) || ".join(
                 f"mutiroes_search_text({f})" for f in ("title", "description", "address", "city")
             )
-            searched = f", {fields}"
+            searched = f", {fields}, mutiroes_search_text(city)"
         insert = (
-            f"INSERT INTO events ({columns}{', searchable_text' if searched else ''}) SELECT {columns}{searched} FROM ("
+            f"INSERT INTO events ({columns}{', searchable_text, searchable_city' if searched else ''})"
+            f" SELECT {columns}{searched} FROM ("
             f" SELECT ({_sql_array(TITLES)})[1 + g % {len(TITLES)}] || ' ' || {{city}} AS title,"
             f" ({_sql_array(DESCRIPTIONS)})[1 + (g / 7) % {len(DESCRIPTIONS)}] AS description,"
             " 1 + (g * 7) % 4 AS category_id, :first_organizer + g % :organizers AS organizer_id,"

@@ -40,7 +40,7 @@ def test_models_match_the_migrations_on_sqlite(make_config, tmp_path):
     check_models_against_migrations(make_config(environ={"MUTIROES_DATABASE_URL": url, "MUTIROES_REDIS_URL": ""}))
 
 
-def test_0008_fills_the_searchable_text_of_existing_events(make_config, postgres):
+def test_0008_fills_the_searchable_text_and_city_of_existing_events(make_config, postgres):
     postgres.createdb("mutiroes_searchable_text")
     app = create_app(make_config(environ={"MUTIROES_DATABASE_URL": postgres.url("mutiroes_searchable_text")}))
     with app.app_context():
@@ -71,5 +71,5 @@ def test_0008_fills_the_searchable_text_of_existing_events(make_config, postgres
             )
         upgrade()
         with engine.connect() as connection:
-            stored = connection.execute(sa.text("SELECT searchable_text FROM events")).scalar_one()
-    assert stored == "limpeza da praia\x1fcoleta seletiva\x1fav. atlantica\x1fniteroi"
+            stored = connection.execute(sa.text("SELECT searchable_text, searchable_city FROM events")).one()
+    assert tuple(stored) == ("limpeza da praia\x1fcoleta seletiva\x1fav. atlantica\x1fniteroi", "niteroi")

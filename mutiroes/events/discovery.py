@@ -20,7 +20,7 @@ from mutiroes.events.models import (
     EventStatus,
     searchable,
 )
-from mutiroes.events.sqlfunctions import bounding_box, search_text
+from mutiroes.events.sqlfunctions import bounding_box
 from mutiroes.models import db, paginate
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
@@ -53,6 +53,7 @@ LISTED_BY = frozenset(
         "city",
         "state",
         "searchable_text",
+        "searchable_city",
         "latitude",
         "longitude",
         "start_date",
@@ -100,13 +101,18 @@ def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select
     statement = sa.select(Event.id).where(Event.status == status)
     if caller is None or not caller.is_staff:
         own = Event.organizer_id == caller.id if caller is not None else sa.false()
-        # other people's events: published and public only; every other status lists the caller's own events
-        statement = statement.where(sa.or_(Event.is_public.is_(True), own) if status == EventStatus.PUBLISHED else own)
+        # other people's events: published and public only; every other status lists the caller's own events.
+        # Asked for private ones, that leaves one's own (said plainly: the planner would not see that a private
+        # filter and "public or own" leave only "own", and would read every public event to find none)
+        if status != EventStatus.PUBLISHED or filters.get("is_public") is False:
+            statement = statement.where(own)
+        else:
+            statement = statement.where(sa.or_(Event.is_public.is_(True), own))
     if filters.get("category") is not None:
         require_category(filters["category"])
         statement = statement.where(Event.category_id == filters["category"])
     if filters.get("city"):
-        statement = statement.where(sa.func.mutiroes_search_text(Event.city) == search_text(filters["city"].strip()))
+        statement = statement.where(Event.searchable_city == searchable(filters["city"].strip()))
     if filters.get("state"):
         statement = statement.where(Event.state == filters["state"].strip().upper())
     if filters.get("is_public") is not None:

@@ -5,8 +5,9 @@ Capacity lives in the database: ``events.confirmed_count`` is changed only by si
 within ``0..max_participants``, so no interleaving of requests on any number of replicas can overbook an event.
 One participation per (event, user) is a UNIQUE constraint.
 
-What the list's ``search`` matches is stored with the row (``searchable_text``, written on every flush of an event):
-a plain column that a trigram index serves on PostgreSQL and that costs no function call per row when scanned.
+What the list's ``search`` and ``city`` filters compare is stored with the row (``searchable_text``,
+``searchable_city``, written on every flush of an event): plain columns that indexes serve (a trigram index on
+PostgreSQL for search) and that cost no function call per row when scanned.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ SEARCHED_FIELDS = ("title", "description", "address", "city")
 
 
 def searchable(value: str | None) -> str:
-    """A field or a search term as ``search`` compares them: lower case, no accents, no field separator."""
+    """A field or a term as ``search`` and ``city`` compare them: lower case, no accents, no field separator."""
     return search_text(value or "").replace(SEARCH_FIELD_SEPARATOR, " ")
 
 
@@ -114,8 +115,10 @@ class Event(TimestampMixin, db.Model):
     provided_tools: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     what_to_bring: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     cover_image: Mapped[str | None] = mapped_column(sa.String(255))
-    # title, description, address and city as ``search`` reads them (see searchable); the ORM writes it
+    # title, description, address and city as ``search`` reads them, and the city as the city filter does (see
+    # searchable); the ORM writes them
     searchable_text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    searchable_city: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
 
     # what a response shows beyond the row, set per request by the service (never stored)
     show_check_in_code = False
@@ -143,13 +146,15 @@ class Event(TimestampMixin, db.Model):
         sa.Index("ix_events_status_start_date", "status", "start_date"),
         sa.Index("ix_events_status_confirmed_count", "status", "confirmed_count", "id"),
         sa.Index("ix_events_state", "state"),
-        # PostgreSQL only (migration 0008): the trigram index of searchable_text, and the city filter's index
+        sa.Index("ix_events_searchable_city", "searchable_city"),
+        # and on PostgreSQL only (migration 0008), the trigram index of searchable_text
         # bounding-box prefilter of the SQLite fallback; PostgreSQL uses the GiST index of the migration
         sa.Index("ix_events_latitude_longitude", "latitude", "longitude"),
     )
 
     def refresh_searchable_text(self) -> None:
         self.searchable_text = SEARCH_FIELD_SEPARATOR.join(searchable(getattr(self, name)) for name in SEARCHED_FIELDS)
+        self.searchable_city = searchable(self.city)
 
     def available_spots(self) -> int:
         return max(0, self.max_participants - self.confirmed_count)

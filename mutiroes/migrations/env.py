@@ -25,11 +25,6 @@ NOT_IN_THE_MODELS = {
         "0008_list_indexes creates it on PostgreSQL only: a trigram GIN index (pg_trgm) on searchable_text for the"
         " list's search (LIKE '%term%'); SQLite has no GIN and a plain index there would serve no such pattern"
     ),
-    ("index", "ix_events_city_search"): (
-        "0008_list_indexes creates it on PostgreSQL only: a btree on mutiroes_search_text(city) for the city filter;"
-        " on SQLite that function is a Python one the app's connections register, so an index on it would make the"
-        " file unwritable to any other client (and SQLAlchemy cannot reflect it there)"
-    ),
 }
 
 # this is the Alembic Config object, which provides

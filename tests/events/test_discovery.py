@@ -38,6 +38,8 @@ def test_list_shows_published_public_events_of_others_and_own_other_statuses(cli
     assert sorted(ids(client.get("/api/events/", headers=headers))) == sorted([published, own_private])
     assert ids(client.get("/api/events/?status=draft", headers=headers)) == [own_draft]
     assert ids(client.get("/api/events/?status=draft")) == []
+    assert ids(client.get("/api/events/?is_public=false", headers=headers)) == [own_private]
+    assert ids(client.get("/api/events/?is_public=false")) == []
 
 
 def test_filters_combine(client, make_event, user_with_token):
@@ -106,6 +108,7 @@ def test_the_count_is_exact_up_to_1000_then_an_estimate_and_exact_on_the_last_pa
             "provided_tools": "",
             "what_to_bring": "",
             "searchable_text": f"mutirao {n}",
+            "searchable_city": "santos",
             "created_at": start,
             "updated_at": start,
         }

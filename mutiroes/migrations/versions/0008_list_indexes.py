@@ -1,4 +1,4 @@
-"""the event list at scale: an index per ordering, the state and city filters, and search on a stored text
+"""the event list at scale: an index per ordering, the state and city filters, search on a stored text
 
 Revision ID: 0008_list_indexes
 Revises: 0006_outbox_request_id
@@ -7,11 +7,11 @@ Create Date: 2026-12-03 09:00:00
 - (status, created_at, id) serves the default order (newest first) and replaces the index on created_at alone;
   (status, confirmed_count, id) the participants_count orders; (status, start_date) already serves start_date.
 - events.searchable_text holds title, description, address and city as `search` compares them (lower case, no
-  accents, fields joined by U+001F): filled here for existing rows, written by the ORM on every flush afterwards
-  (no server default: a row written without the ORM must say it too).
-- PostgreSQL only: a trigram GIN index on searchable_text (pg_trgm, a trusted extension) for LIKE '%term%', and a
-  btree on mutiroes_search_text(city) for the city filter. SQLite has neither index type nor the SQL function
-  outside the app's connections; both are listed in migrations/env.py (NOT_IN_THE_MODELS).
+  accents, fields joined by U+001F), events.searchable_city the city as the city filter does (with its index):
+  filled here for existing rows, written by the ORM on every flush afterwards (no server default: a row written
+  without the ORM must say them too).
+- PostgreSQL only: a trigram GIN index on searchable_text (pg_trgm, a trusted extension) for LIKE '%term%'
+  (listed in migrations/env.py, NOT_IN_THE_MODELS: SQLite has no such index).
 """
 
 import unicodedata
@@ -44,11 +44,12 @@ def _fill_searchable_text(connection):
         sa.column("address", sa.String),
         sa.column("city", sa.String),
         sa.column("searchable_text", sa.Text),
+        sa.column("searchable_city", sa.String),
     )
     update = (
         events.update()
         .where(events.c.id == sa.bindparam("row_id"))
-        .values(searchable_text=sa.bindparam("document"))
+        .values(searchable_text=sa.bindparam("document"), searchable_city=sa.bindparam("city_key"))
     )
     last = 0
     while True:
@@ -61,7 +62,12 @@ def _fill_searchable_text(connection):
         if not rows:
             return
         documents = [
-            {"row_id": row.id, "document": SEPARATOR.join(_searchable(v) for v in row[1:])} for row in rows
+            {
+                "row_id": row.id,
+                "document": SEPARATOR.join(_searchable(value) for value in row[1:]),
+                "city_key": _searchable(row.city),
+            }
+            for row in rows
         ]
         connection.execute(update, documents)
         last = rows[-1].id
@@ -71,32 +77,37 @@ def upgrade():
     postgres = op.get_bind().dialect.name == "postgresql"
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("searchable_text", sa.Text(), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("searchable_city", sa.String(length=100), server_default="", nullable=False))
         batch_op.drop_index("ix_events_created_at")
         batch_op.create_index("ix_events_status_created_at", ["status", "created_at", "id"], unique=False)
         batch_op.create_index("ix_events_status_confirmed_count", ["status", "confirmed_count", "id"], unique=False)
         batch_op.create_index("ix_events_state", ["state"], unique=False)
+        batch_op.create_index("ix_events_searchable_city", ["searchable_city"], unique=False)
     _fill_searchable_text(op.get_bind())
     # no default from now on: a row written without the ORM and without this column is refused, not unsearchable
     # (on SQLite that copies the table; the tables its foreign keys name need not be reflected for it)
     with op.batch_alter_table("events", schema=None, reflect_kwargs={"resolve_fks": False}) as batch_op:
         batch_op.alter_column("searchable_text", existing_type=sa.Text(), existing_nullable=False, server_default=None)
+        batch_op.alter_column(
+            "searchable_city", existing_type=sa.String(length=100), existing_nullable=False, server_default=None
+        )
     if postgres:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
         op.execute(
             "CREATE INDEX ix_events_searchable_text_trgm ON events USING gin (searchable_text public.gin_trgm_ops)"
         )
-        op.execute("CREATE INDEX ix_events_city_search ON events (mutiroes_search_text(city))")
 
 
 def downgrade():
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         # the extension stays: other objects of the database may use it
-        op.execute("DROP INDEX IF EXISTS ix_events_city_search")
         op.execute("DROP INDEX IF EXISTS ix_events_searchable_text_trgm")
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_searchable_city")
         batch_op.drop_index("ix_events_state")
         batch_op.drop_index("ix_events_status_confirmed_count")
         batch_op.drop_index("ix_events_status_created_at")
         batch_op.create_index("ix_events_created_at", ["created_at"], unique=False)
+        batch_op.drop_column("searchable_city")
         batch_op.drop_column("searchable_text")
