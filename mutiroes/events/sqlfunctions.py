@@ -1,8 +1,9 @@
 """SQL functions the events queries call by name, on both databases, and the text folding of search.
 
 - ``mutiroes_distance_km(lat1, lng1, lat2, lng2)``: great-circle (haversine) distance in kilometres. PostgreSQL
-  gets it from migration ``0002_events`` (plain trigonometry); SQLite gets the Python twin below on every new
-  connection (``init_app``). Same name, same results, so one query builder serves both.
+  gets it from migration ``0002_events`` (plain trigonometry; made inlinable by ``0008_list_indexes``); SQLite gets
+  the Python twin below on every new connection (``init_app``). Same name, same results, so one query builder
+  serves both.
 - ``search_text``: lower case without accents ("São Paulo" → "sao paulo"). What search and the city filter compare
   is folded with it once, when an event is written (``models.Event.searchable_text``); PostgreSQL's
   ``mutiroes_search_text`` of 0002 did the same per row and query, and is no longer called by the app.
