@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from mutiroes import create_app
 from mutiroes.events.schemas import EventListItemSchema
 from mutiroes.jobs import registry as jobs
 from mutiroes.models import db
@@ -60,6 +61,38 @@ def test_a_hit_is_the_answer_of_the_miss_that_stored_it_byte_for_byte(client, ma
         assert list(body) == ["count", "next", "previous", "results"]
         assert {item["id"] for item in body["results"]} <= {first, second}
         assert all(list(item) == list(EventListItemSchema._declared_fields) for item in body["results"])
+
+
+@pytest.fixture
+def uncached_client(make_config):
+    """The same app on the same database with its Redis unreachable: the cache is unavailable, so every answer is
+    the view's own, built and sent by Flask with nothing looked up or kept (the path of a replica whose Redis is
+    down)."""
+    plain = create_app(make_config(environ={"MUTIROES_REDIS_URL": "redis://127.0.0.1:1/0"}))
+    plain.config["TESTING"] = True
+    return plain.test_client()
+
+
+@pytest.mark.parametrize("origin", [None, "http://localhost:3000"])
+@pytest.mark.parametrize("url", ["/api/events/", "/api/events/?ordering=-participants_count&page_size=2", "detail"])
+def test_a_hit_and_a_page_of_cached_items_are_the_uncached_answer_byte_for_byte(
+    client, uncached_client, make_event, url, origin
+):
+    first = make_event(title="Mutirão da Praia Vermelha", city="São Paulo")
+    make_event(title="Plantio no Parque")
+    make_event(title="Horta comunitária", max_participants=7)
+    url = f"/api/events/{first}/" if url == "detail" else url
+    headers = {"Origin": origin} if origin else {}
+    plain = read(uncached_client, url, **headers)
+    assert plain.headers["X-Cache"] == "miss"
+    # the list items rendered and cached by other pages first: the page below is assembled from them
+    for page in ("/api/events/?page_size=1", "/api/events/?page_size=1&page=2", "/api/events/?page_size=1&page=3"):
+        read(client, page, **headers)
+    miss = read(client, url, **headers)
+    hit = read(client, url, **headers)
+    assert (miss.headers["X-Cache"], hit.headers["X-Cache"]) == ("miss", "hit")
+    assert miss.get_data() == hit.get_data() == plain.get_data()
+    assert comparable(miss) == comparable(hit) == comparable(plain)
 
 
 def test_a_hit_has_its_own_request_id_its_access_line_and_its_metrics(client, make_event, log_lines):
