@@ -72,15 +72,20 @@ def load_events(engine: sa.Engine, total: int) -> None:
             )
         ).scalar_one()
         connection.execute(sa.text("DROP INDEX ix_events_earth"))
+        # what the ORM writes when the schema has them (models.Event.refresh_searchable_text): the title folded,
+        # then the empty description, address and city, joined by U+001F; the empty city
+        searched = ("", "")
+        if "searchable_text" in {column["name"] for column in sa.inspect(connection).get_columns("events")}:
+            searched = (", searchable_text, searchable_city", ", 'mutirao ' || g || repeat(chr(31), 3), ''")
         insert = (
             "INSERT INTO events (title, description, category_id, organizer_id, address, city, state, latitude,"
             " longitude, start_date, end_date, registration_deadline, max_participants, confirmed_count, status,"
             " is_public, requires_approval, waitlist_enabled, require_check_in_code, check_in_code, required_tools,"
-            " provided_tools, what_to_bring, created_at, updated_at)"
+            f" provided_tools, what_to_bring, created_at, updated_at{searched[0]})"
             " SELECT 'Mutirão ' || g, '', 1 + (g % 4), :organizer, '', '', 'SP', {lat}, {lng},"
             " s, s + interval '3 hours', s, 30, 0,"
             " CASE WHEN random() < 0.9 THEN 'published' ELSE 'draft' END, true, false, true, false, 'ABC123',"
-            " '', '', '', now(), now()"
+            f" '', '', '', now(), now(){searched[1]}"
             " FROM (SELECT g, now() + (random() * 120 - 18) * interval '1 day' AS s"
             " FROM generate_series(1, :n) AS g) AS series"
         )
