@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,6 +135,7 @@ def main() -> int:
         sink.wait(timeout=10)
         redis_server.destroy()
         postgres.destroy()
+        shutil.rmtree(sink_dir, ignore_errors=True)
 
 
 def request_reminders(count: int) -> None:
