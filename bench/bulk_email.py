@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from flask_migrate import upgrade
 from redis import Redis
 from rq import Queue
 
+from bench.common import row, write_rows
 from mutiroes import create_app, jobs, mail
 from mutiroes.config import Config
 from mutiroes.events.models import Event, EventParticipant
@@ -70,6 +72,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--mode", choices=("reminders", "raw"), default="reminders")
+    parser.add_argument("--json", help="also write the table rows to this file")
     args = parser.parse_args()
 
     postgres, redis_server = Postgres.create(), RedisServer.create()
@@ -117,16 +120,22 @@ def main() -> int:
         print(f"messages received by the SMTP sink: {received} of {args.count} over {connections} connection(s)")
         print(f"total time (worker start to exit): {elapsed:.2f} s")
         print(f"throughput: {received / elapsed:.0f} emails/s (including the worker's start-up)")
+        rows = [row("bulk_email", f"{args.mode}: emails/s, worker start to exit", received / elapsed, "emails/s")]
         arrivals = sorted(p.stat().st_mtime for p in sink_dir.glob("*.eml"))
         if len(arrivals) > 1:
             window = arrivals[-1] - arrivals[0]
             print(f"received by the SMTP server: {received} in {window:.2f} s = {(received - 1) / window:.0f} emails/s")
+            rows.append(
+                row("bulk_email", f"{args.mode}: emails/s at the SMTP sink", (received - 1) / window, "emails/s")
+            )
+        write_rows(args.json, rows)
         return 0 if worker.returncode == 0 and received == args.count else 1
     finally:
         sink.terminate()
         sink.wait(timeout=10)
         redis_server.destroy()
         postgres.destroy()
+        shutil.rmtree(sink_dir, ignore_errors=True)
 
 
 def request_reminders(count: int) -> None:

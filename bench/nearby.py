@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
+from bench.common import row, write_rows
 from mutiroes import create_app
 from mutiroes.config import Config
 from mutiroes.events import discovery
@@ -71,15 +72,20 @@ def load_events(engine: sa.Engine, total: int) -> None:
             )
         ).scalar_one()
         connection.execute(sa.text("DROP INDEX ix_events_earth"))
+        # what the ORM writes when the schema has them (models.Event.refresh_searchable_text): the title folded,
+        # then the empty description, address and city, joined by U+001F; the empty city
+        searched = ("", "")
+        if "searchable_text" in {column["name"] for column in sa.inspect(connection).get_columns("events")}:
+            searched = (", searchable_text, searchable_city", ", 'mutirao ' || g || repeat(chr(31), 3), ''")
         insert = (
             "INSERT INTO events (title, description, category_id, organizer_id, address, city, state, latitude,"
             " longitude, start_date, end_date, registration_deadline, max_participants, confirmed_count, status,"
             " is_public, requires_approval, waitlist_enabled, require_check_in_code, check_in_code, required_tools,"
-            " provided_tools, what_to_bring, created_at, updated_at)"
+            f" provided_tools, what_to_bring, created_at, updated_at{searched[0]})"
             " SELECT 'Mutirão ' || g, '', 1 + (g % 4), :organizer, '', '', 'SP', {lat}, {lng},"
             " s, s + interval '3 hours', s, 30, 0,"
             " CASE WHEN random() < 0.9 THEN 'published' ELSE 'draft' END, true, false, true, false, 'ABC123',"
-            " '', '', '', now(), now()"
+            f" '', '', '', now(), now(){searched[1]}"
             " FROM (SELECT g, now() + (random() * 120 - 18) * interval '1 day' AS s"
             " FROM generate_series(1, :n) AS g) AS series"
         )
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unindexed-queries", type=int, default=10)
     parser.add_argument("--radius", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", help="also write the table rows to this file")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
 
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             lat, lng = points[0]
             statement = discovery.nearby_statement(latitude=lat, longitude=lng, radius=args.radius, limit=50)
             compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-            plan = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN ANALYZE {compiled}")]
+            plan = [line for (line,) in connection.exec_driver_sql(f"EXPLAIN ANALYZE {compiled}")]
 
         # outside any app context, so each request opens and ends its own session, as in production
         client = app.test_client()
@@ -214,6 +221,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"speed-up at p50      : {raw_p50 / sql_p50:,.0f}x")
     print("\nplan of one indexed query:")
     print("\n".join(f"  {line}" for line in plan))
+    write_rows(
+        args.json,
+        [
+            row("nearby", "SQL with GiST index p50", sql_p50, "ms"),
+            row("nearby", "HTTP GET nearby p50 (x the SQL)", http_p50, "ms", floor=sql_p50),
+            row("nearby", "HTTP GET nearby p95", http_p95, "ms"),
+            row("nearby", "SQL without index p50", raw_p50, "ms", floor=sql_p50),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from mutiroes.models import db
 from mutiroes.platform import database, logs, metrics
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
-from mutiroes.web import auth, cache, dashboard, docs, headers, media, parsing, request_id, retry
+from mutiroes.web import auth, cache, dashboard, docs, fastpath, headers, media, parsing, request_id, retry
 from mutiroes.web.api import Api
 from mutiroes.web.routes import BLUEPRINTS
 from mutiroes.web.routing import IdConverter, id_param_schema
@@ -54,7 +54,8 @@ def create_app(config: Config | None = None) -> Flask:
     metrics.init_app(app, collectors=[JobsCollector(app)])  # counts and times every answer; serves /metrics
     auth.init_app(app)  # a token counts only while its login session is live
     database.init_app(app)  # connections through the database breaker; notes when a unit of work wrote
-    cache.init_app(app)  # anonymous reads cached; a commit that wrote a public row invalidates them
+    fastpath.init_app(app)  # cache hits of anonymous event reads answered before all of this, with id and metrics
+    cache.init_app(app)  # a commit invalidates the cached answers of what it wrote: per event, lists when they move
     job_dispatch.init_app(app)  # requested jobs leave only once their transaction commits
     CORS(
         app,

@@ -62,8 +62,41 @@ def one_of(column: str, values: type[enum.StrEnum]) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"{column} IN ({listed})", name=f"{column}_known")
 
 
+# A page's ``count`` is exact while it is at most this; past it, the planner's estimate (PostgreSQL) stands in, so no
+# page of a million-row list counts a million rows. The envelope stays consistent either way: ``count`` is never
+# below the rows this page proves to exist, and the last page's count is always exact.
+EXACT_COUNT_LIMIT = 1000
+
+
 def paginate(statement: sa.Select, *, page: int, page_size: int) -> tuple[int, list]:
-    """The row count of ``statement`` and one page of its rows: two SQL statements, whatever the page size."""
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
-    rows = db.session.scalars(statement.limit(page_size).offset((page - 1) * page_size)).all()
-    return count, list(rows)
+    """One page of ``statement``'s rows and their count (see EXACT_COUNT_LIMIT).
+
+    The page is read with one row more than it shows: without that row it is the last page and its count is known
+    at once (no count statement at all); otherwise one bounded count says whether the total passes the limit, and
+    only then is the planner asked for its estimate.
+    """
+    offset = (page - 1) * page_size
+    rows = list(db.session.scalars(statement.limit(page_size + 1).offset(offset)))
+    if len(rows) <= page_size:
+        return offset + len(rows), rows
+    rows = rows[:page_size]
+    at_least = offset + page_size + 1  # this page is full and one more row follows it
+    unordered = statement.order_by(None)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return max(_count(unordered), at_least), rows  # SQLite: the embedded mode's few rows, and no estimates
+    if at_least <= EXACT_COUNT_LIMIT:
+        counted = _count(unordered.limit(EXACT_COUNT_LIMIT + 1))
+        if counted <= EXACT_COUNT_LIMIT:
+            return max(counted, at_least), rows
+    return max(_estimated_count(unordered), EXACT_COUNT_LIMIT + 1, at_least), rows
+
+
+def _count(statement: sa.Select) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+
+
+def _estimated_count(statement: sa.Select) -> int:
+    """PostgreSQL's estimate of the rows of ``statement`` (EXPLAIN: planning only, nothing is read)."""
+    compiled = statement.compile(bind=db.session.get_bind(), compile_kwargs={"render_postcompile": True})
+    plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    return int(plan[0]["Plan"]["Plan Rows"])

@@ -8,6 +8,7 @@ the migrations create on purpose outside the models is listed, with the reason, 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from flask_migrate import upgrade
 
@@ -37,3 +38,38 @@ def test_models_match_the_migrations_on_postgresql(make_config, postgres):
 def test_models_match_the_migrations_on_sqlite(make_config, tmp_path):
     url = f"sqlite:///{tmp_path / 'schema_check.sqlite3'}"
     check_models_against_migrations(make_config(environ={"MUTIROES_DATABASE_URL": url, "MUTIROES_REDIS_URL": ""}))
+
+
+def test_0008_fills_the_searchable_text_and_city_of_existing_events(make_config, postgres):
+    postgres.createdb("mutiroes_searchable_text")
+    app = create_app(make_config(environ={"MUTIROES_DATABASE_URL": postgres.url("mutiroes_searchable_text")}))
+    with app.app_context():
+        upgrade(revision="0006_outbox_request_id")
+        engine = app.extensions["migrate"].db.engine
+        with engine.begin() as connection:
+            organizer = connection.execute(
+                sa.text(
+                    "INSERT INTO users (username, email, password_hash, first_name, last_name, is_staff, is_active,"
+                    " date_joined, phone, bio, city, state, zip_code, interests, notification_preferences,"
+                    " is_public_profile, show_participation_history, total_events_participated,"
+                    " total_hours_volunteered, created_at, updated_at) VALUES ('olga', 'olga@example.org', 'x', '',"
+                    " '', false, true, now(), '', '', '', '', '', '[]', '{}', true, true, 0, 0, now(), now())"
+                    " RETURNING id"
+                )
+            ).scalar_one()
+            connection.execute(
+                sa.text(
+                    "INSERT INTO events (title, description, category_id, organizer_id, address, city, state,"
+                    " latitude, longitude, start_date, end_date, registration_deadline, max_participants, status,"
+                    " is_public, requires_approval, waitlist_enabled, require_check_in_code, check_in_code,"
+                    " required_tools, provided_tools, what_to_bring, created_at, updated_at) VALUES ('Limpeza da"
+                    " Praia', 'Coleta seletiva', 1, :organizer, 'Av. Atlântica', 'Niterói', 'RJ', -22.9, -43.1,"
+                    " now() + interval '1 day', now() + interval '25 hours', now() + interval '1 day', 10,"
+                    " 'published', true, false, true, false, 'ABC234', '', '', '', now(), now())"
+                ),
+                {"organizer": organizer},
+            )
+        upgrade()
+        with engine.connect() as connection:
+            stored = connection.execute(sa.text("SELECT searchable_text, searchable_city FROM events")).one()
+    assert tuple(stored) == ("limpeza da praia\x1fcoleta seletiva\x1fav. atlantica\x1fniteroi", "niteroi")

@@ -1,4 +1,9 @@
-"""Finding events: categories, the filtered list, nearby events and the caller's own events."""
+"""Finding events: categories, the filtered list, nearby events and the caller's own events.
+
+The list is read in two steps: the ids of a page (one statement on the indexes of migration 0008, plus a bounded
+count; see ``models.paginate``), then only the events whose rendered item the web layer does not hold already
+(``get_many``).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from mutiroes.events.models import (
     EventCategory,
     EventParticipant,
     EventStatus,
+    searchable,
 )
-from mutiroes.events.sqlfunctions import bounding_box, search_text
+from mutiroes.events.sqlfunctions import bounding_box
 from mutiroes.models import db, paginate
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
@@ -31,6 +37,29 @@ ORDERINGS = {
     "participants_count": (Event.confirmed_count.asc(), Event.id.asc()),
     "-participants_count": (Event.confirmed_count.desc(), Event.id.desc()),
 }
+# The orderings whose order a join or a leave changes (and nothing else of a list's membership does)
+PARTICIPANT_ORDERINGS = frozenset({"participants_count", "-participants_count"})
+# The event columns the list's filters and orderings read, the confirmed count aside: a change to one may move an
+# event into, out of, or within any list (the response cache's dependencies: web.cache)
+LISTED_BY = frozenset(
+    {
+        "status",
+        "is_public",
+        "organizer_id",
+        "category_id",
+        "title",
+        "description",
+        "address",
+        "city",
+        "state",
+        "searchable_text",
+        "searchable_city",
+        "latitude",
+        "longitude",
+        "start_date",
+        "created_at",
+    }
+)
 
 
 def _is_postgres() -> bool:
@@ -62,31 +91,35 @@ def _within_radius(latitude: float, longitude: float, radius_km: float):
     return sa.and_(prefilter, _distance_to(latitude, longitude) <= radius_km)
 
 
-def _like_any(term: str, *columns) -> sa.ColumnElement[bool]:
-    escaped = search_text(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-    return sa.or_(*(sa.func.mutiroes_search_text(column).like(pattern, escape="\\") for column in columns))
+def _matches(term: str) -> sa.ColumnElement[bool]:
+    escaped = searchable(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Event.searchable_text.like(f"%{escaped}%", escape="\\")
 
 
 def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select:
     status = filters.get("status") or EventStatus.PUBLISHED
-    statement = sa.select(Event).where(Event.status == status)
+    statement = sa.select(Event.id).where(Event.status == status)
     if caller is None or not caller.is_staff:
         own = Event.organizer_id == caller.id if caller is not None else sa.false()
-        # other people's events: published and public only; every other status lists the caller's own events
-        statement = statement.where(sa.or_(Event.is_public.is_(True), own) if status == EventStatus.PUBLISHED else own)
+        # other people's events: published and public only; every other status lists the caller's own events.
+        # Asked for private ones, that leaves one's own (said plainly: the planner would not see that a private
+        # filter and "public or own" leave only "own", and would read every public event to find none)
+        if status != EventStatus.PUBLISHED or filters.get("is_public") is False:
+            statement = statement.where(own)
+        else:
+            statement = statement.where(sa.or_(Event.is_public.is_(True), own))
     if filters.get("category") is not None:
         require_category(filters["category"])
         statement = statement.where(Event.category_id == filters["category"])
     if filters.get("city"):
-        statement = statement.where(sa.func.mutiroes_search_text(Event.city) == search_text(filters["city"].strip()))
+        statement = statement.where(Event.searchable_city == searchable(filters["city"].strip()))
     if filters.get("state"):
         statement = statement.where(Event.state == filters["state"].strip().upper())
     if filters.get("is_public") is not None:
         statement = statement.where(Event.is_public.is_(filters["is_public"]))
     if filters.get("search") and filters["search"].strip():
         term = filters["search"].strip()
-        statement = statement.where(_like_any(term, Event.title, Event.description, Event.address, Event.city))
+        statement = statement.where(_matches(term))
     if filters.get("start_date") is not None:
         statement = statement.where(Event.start_date >= filters["start_date"])
     if filters.get("end_date") is not None:
@@ -100,9 +133,16 @@ def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select
     return statement.order_by(*ORDERINGS[filters.get("ordering") or "-created_at"])
 
 
-def get_page(*, caller: User | None, page: int, page_size: int, filters: dict[str, Any]) -> tuple[int, list[Event]]:
-    """One page of events: two statements (count and page) whatever the page size."""
+def get_page(*, caller: User | None, page: int, page_size: int, filters: dict[str, Any]) -> tuple[int, list[int]]:
+    """The ids of one page of events, in order, and the count (``models.paginate``); ``get_many`` loads them."""
     return paginate(list_statement(caller=caller, filters=filters), page=page, page_size=page_size)
+
+
+def get_many(event_ids: list[int]) -> dict[int, Event]:
+    """These events with what a list item shows of them (category, organizer), by id, in one statement."""
+    if not event_ids:
+        return {}
+    return {event.id: event for event in db.session.scalars(sa.select(Event).where(Event.id.in_(event_ids)))}
 
 
 def nearby_statement(*, latitude: float, longitude: float, radius: float, limit: int) -> sa.Select:

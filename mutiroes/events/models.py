@@ -4,6 +4,10 @@ Capacity lives in the database: ``events.confirmed_count`` is changed only by si
 (``... SET confirmed_count = confirmed_count + 1 WHERE confirmed_count < max_participants``) and a CHECK keeps it
 within ``0..max_participants``, so no interleaving of requests on any number of replicas can overbook an event.
 One participation per (event, user) is a UNIQUE constraint.
+
+What the list's ``search`` and ``city`` filters compare is stored with the row (``searchable_text``,
+``searchable_city``, written on every flush of an event): plain columns that indexes serve (a trigram index on
+PostgreSQL for search) and that cost no function call per row when scanned.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mutiroes.events.sqlfunctions import search_text
 from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
@@ -68,6 +73,17 @@ def new_check_in_code() -> str:
     return "".join(secrets.choice(CHECK_IN_CODE_ALPHABET) for _ in range(6))
 
 
+# Between the fields of ``searchable_text``: a search term cannot span two fields, since a term never holds it (a
+# unit separator in a field or a term reads as a space).
+SEARCH_FIELD_SEPARATOR = "\x1f"
+SEARCHED_FIELDS = ("title", "description", "address", "city")
+
+
+def searchable(value: str | None) -> str:
+    """A field or a term as ``search`` and ``city`` compare them: lower case, no accents, no field separator."""
+    return search_text(value or "").replace(SEARCH_FIELD_SEPARATOR, " ")
+
+
 class EventCategory(db.Model):
     __tablename__ = "event_categories"
 
@@ -111,6 +127,10 @@ class Event(TimestampMixin, db.Model):
     provided_tools: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     what_to_bring: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     cover_image: Mapped[str | None] = mapped_column(sa.String(255))
+    # title, description, address and city as ``search`` reads them, and the city as the city filter does (see
+    # searchable); the ORM writes them
+    searchable_text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    searchable_city: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
 
     # what a response shows beyond the row, set per request by the service (never stored)
     show_check_in_code = False
@@ -132,11 +152,21 @@ class Event(TimestampMixin, db.Model):
         sa.CheckConstraint("registration_deadline <= start_date", name="deadline_before_start"),
         sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates"),
         one_of("status", EventStatus),
+        # the list: one index per ordering, each led by the status every list filters on, so a page is read in
+        # order and stops after its rows (the other filters are checked on the way, or use their own index)
+        sa.Index("ix_events_status_created_at", "status", "created_at", "id"),
         sa.Index("ix_events_status_start_date", "status", "start_date"),
-        sa.Index("ix_events_created_at", "created_at"),
+        sa.Index("ix_events_status_confirmed_count", "status", "confirmed_count", "id"),
+        sa.Index("ix_events_state", "state"),
+        sa.Index("ix_events_searchable_city", "searchable_city"),
+        # and on PostgreSQL only (migration 0008), the trigram index of searchable_text
         # bounding-box prefilter of the SQLite fallback; PostgreSQL uses the GiST index of the migration
         sa.Index("ix_events_latitude_longitude", "latitude", "longitude"),
     )
+
+    def refresh_searchable_text(self) -> None:
+        self.searchable_text = SEARCH_FIELD_SEPARATOR.join(searchable(getattr(self, name)) for name in SEARCHED_FIELDS)
+        self.searchable_city = searchable(self.city)
 
     def available_spots(self) -> int:
         return max(0, self.max_participants - self.confirmed_count)
@@ -147,6 +177,12 @@ class Event(TimestampMixin, db.Model):
     def is_registration_open(self, now: dt.datetime | None = None) -> bool:
         now = now or utcnow()
         return self.is_active(now) and now <= self.registration_deadline
+
+
+@sa.event.listens_for(Event, "before_insert")
+@sa.event.listens_for(Event, "before_update")
+def _keep_searchable_text(_mapper, _connection, event: Event) -> None:
+    event.refresh_searchable_text()
 
 
 class EventParticipant(db.Model):

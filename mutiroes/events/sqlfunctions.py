@@ -1,11 +1,12 @@
-"""SQL functions the events queries call by name, on both databases.
+"""SQL functions the events queries call by name, on both databases, and the text folding of search.
 
-PostgreSQL gets them from migration ``0002_events`` (SQL functions over the ``unaccent`` extension and plain
-trigonometry); SQLite gets these Python twins on every new connection (``init_app``). Same names, same results, so
-one query builder serves both.
-
-- ``mutiroes_search_text(text)``: lower case without accents ("São Paulo" → "sao paulo"), for search;
-- ``mutiroes_distance_km(lat1, lng1, lat2, lng2)``: great-circle (haversine) distance in kilometres.
+- ``mutiroes_distance_km(lat1, lng1, lat2, lng2)``: great-circle (haversine) distance in kilometres. PostgreSQL
+  gets it from migration ``0002_events`` (plain trigonometry; made inlinable by ``0008_list_indexes``); SQLite gets
+  the Python twin below on every new connection (``init_app``). Same name, same results, so one query builder
+  serves both.
+- ``search_text``: lower case without accents ("São Paulo" → "sao paulo"). What search and the city filter compare
+  is folded with it once, when an event is written (``models.Event.searchable_text``); PostgreSQL's
+  ``mutiroes_search_text`` of 0002 did the same per row and query, and is no longer called by the app.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ def bounding_box(latitude: float, longitude: float, radius_km: float) -> tuple[f
 
 def _register_sqlite_functions(dbapi_connection, _record) -> None:
     if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.create_function("mutiroes_search_text", 1, search_text, deterministic=True)
         dbapi_connection.create_function("mutiroes_distance_km", 4, distance_km, deterministic=True)
 
 

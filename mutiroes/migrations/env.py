@@ -21,6 +21,10 @@ NOT_IN_THE_MODELS = {
         "0002_events creates it on PostgreSQL only: a GiST index on ll_to_earth(latitude, longitude) (earthdistance)"
         " for nearby searches; the embedded SQLite has no ll_to_earth, so the model, shared by both, leaves it out"
     ),
+    ("index", "ix_events_searchable_text_trgm"): (
+        "0008_list_indexes creates it on PostgreSQL only: a trigram GIN index (pg_trgm) on searchable_text for the"
+        " list's search (LIKE '%term%'); SQLite has no GIN and a plain index there would serve no such pattern"
+    ),
 }
 
 # this is the Alembic Config object, which provides

@@ -1,6 +1,7 @@
 """``/metrics`` in the Prometheus text format, one endpoint per replica.
 
-Request counts and latencies are recorded per process; under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set (the
+Request counts and latencies are recorded per process (by the Flask hooks below, and by ``record`` for answers made
+before Flask's dispatch: the response cache's hits); under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set (the
 cluster sets it) prometheus_client's multiprocess mode adds up every worker of the replica. Breaker states and what
 other parts add (the jobs' outbox backlog and queue depths) are read when scraped, so they are the same whichever
 worker answers.
@@ -26,7 +27,13 @@ LATENCY = Histogram(
     "mutiroes_http_request_duration_seconds",
     "Time to answer an HTTP request, by route.",
     ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RESPONSE_CACHE = Counter(
+    "mutiroes_response_cache_total",
+    "Anonymous reads of the cached routes: answered from the cache (hit), built by the view (miss), or served"
+    " uncached because the cache was unavailable (unavailable), by route.",
+    ["route", "result"],
 )
 
 
@@ -50,6 +57,12 @@ def _route() -> str:
     return rule.rule if rule is not None else "unmatched"
 
 
+def record(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one answer: what the after-request hook does, for an answer made outside Flask's dispatch."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
 def init_app(app: Flask, *, collectors=()) -> None:
     """Count and time every answer, and serve ``/metrics`` with the breaker states and ``collectors`` added."""
     scraped = [BreakerCollector(app), *collectors]
@@ -59,12 +72,10 @@ def init_app(app: Flask, *, collectors=()) -> None:
         g.mutiroes_started = time.perf_counter()
 
     @app.after_request
-    def record(response):
+    def count_and_time(response):
         started = g.pop("mutiroes_started", None)
         if started is not None and request.path != "/metrics":
-            route = _route()
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+            record(request.method, _route(), response.status_code, time.perf_counter() - started)
         return response
 
     def metrics():
@@ -74,6 +85,7 @@ def init_app(app: Flask, *, collectors=()) -> None:
         else:
             registry.register(REQUESTS)
             registry.register(LATENCY)
+            registry.register(RESPONSE_CACHE)
         for collector in scraped:
             registry.register(collector)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

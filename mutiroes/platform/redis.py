@@ -66,6 +66,10 @@ class RedisHolder:
             "breaker": circuit.make_breaker("redis", settings),
         }
 
+    def configured(self, app: Flask) -> bool:
+        """Whether the app has a Redis at all (``MUTIROES_REDIS_URL``); nothing connects to find out."""
+        return app.extensions[_STATE]["url"] is not None
+
     def breaker_for(self, app: Flask) -> pybreaker.CircuitBreaker:
         return app.extensions[_STATE]["breaker"]
 

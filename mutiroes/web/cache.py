@@ -1,219 +1,533 @@
-"""A small response cache for public event reads, invalidated by bumping a version on every write.
+"""The response cache of anonymous event reads, invalidated at the grain of what a write changed.
 
-Keys are ``<namespace>:<version>:<digest of the request>``. Every commit that wrote a row of a table those responses
-show (``PUBLIC_TABLES``) bumps the version once it has committed — whatever wrote it: a request, a job, the CLI —
-so the next read builds a new key and sees the write; entries of older versions simply expire (TTL).
-Redis holds the version and the entries when ``MUTIROES_REDIS_URL`` is set, so every replica agrees; otherwise a
-per-process dictionary does (the embedded mode runs one process). Redis trouble never fails a request: the caller
-is served uncached.
+Versions. A write bumps, once its transaction has committed (whatever made it: a request, a job, the CLI), the
+versions of what it changed:
+
+- ``event:<id>`` for each event whose answers show a row it wrote (the event, its participations, comments,
+  photos, resources, report);
+- ``lists`` when it may change which events a list shows or their order (an event created, deleted, or changed in
+  a column the list filters or orders by: ``discovery.LISTED_BY``);
+- ``counts`` when it changes a confirmed count (the participants_count orderings: a join moves an event there);
+- ``all`` when its events cannot be told (a category, the public fields of a user, a statement over many events).
+
+Entries. Every cached thing records the versions it was built from, read *before* its rows were, and is valid only
+while all of them are unchanged, so a write is seen by the next read on every replica, and a write to one event
+leaves every other event's answers cached:
+
+- an event's detail answer depends on ``all`` and its ``event:<id>``;
+- a list page's answer on ``all``, ``lists`` (and ``counts`` when ordered by participants) and the ``event:<id>`` of
+  each event it shows;
+- a list item (one event as lists render it) is stored under ``all`` and its event's version, so a page missing
+  from the cache is rebuilt from one id query and one multi-get of its items: only changed events are rendered.
+
+Answers are looked up and stored by ``web.fastpath`` (before Flask's dispatch), list items by ``web.listing``. Time
+passes too (``is_active``, ``is_registration_open``): nothing is older than 60 s (items 30 s, pages 30 s).
+
+Redis holds versions and entries when ``MUTIROES_REDIS_URL`` is set, so every replica agrees: a lookup is one round
+trip (a Lua script reads the entry and checks its versions), and so is a bump. A missing version key is created with
+a fresh number from a counter, never reused, so an expired key cannot make an old entry valid again. Without Redis a
+per-process store does the same (the embedded mode runs one process). Redis trouble never fails a request: the
+caller is served uncached.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import hashlib
 import itertools
+import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 import redis as redis_lib
 from flask import Flask, current_app, has_app_context, request
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import elements, operators
 
+from mutiroes.events.discovery import LISTED_BY
+from mutiroes.models import db
 from mutiroes.platform.redis import redis
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TTL_SECONDS = 60
-EVENTS = "events"
-# tables whose rows appear in anonymous event lists and details
-PUBLIC_TABLES = frozenset(
-    {
-        "events",
-        "event_categories",
-        "event_participants",
-        "event_comments",
-        "event_photos",
-        "event_resources",
-        "resource_pledges",
-        "users",
-    }
-)
-_WROTE_PUBLIC_ROWS = "mutiroes_cache_wrote_public_rows"
-MEMORY_MAX_ENTRIES = 2048
+DETAIL_TTL_SECONDS = 60
+PAGE_TTL_SECONDS = 30
+ITEM_TTL_SECONDS = 30  # a page (30 s) of items (30 s): no byte of an answer is older than 60 s
+# versions outlive every entry built on them; refreshed by each bump
+VERSION_TTL_SECONDS = 3600
+
+PREFIX = "mutiroes:cache"
+CLOCK = f"{PREFIX}:clock"
+ALL = f"{PREFIX}:v:all"
+LISTS = f"{PREFIX}:v:lists"
+COUNTS = f"{PREFIX}:v:counts"
+ITEM_PREFIX = f"{PREFIX}:item:"
+
+# what the event answers show: the tables, and the column that names the event a row belongs to
+EVENT_ROWS = {
+    "events": "id",
+    "event_participants": "event_id",
+    "event_comments": "event_id",
+    "event_photos": "event_id",
+    "event_resources": "event_id",
+    "event_reports": "event_id",
+}
+# rows many events' answers show: writing them invalidates everything (a category; a user's public fields)
+CATEGORIES = "event_categories"
+USERS = "users"
+USER_PUBLIC_COLUMNS = frozenset({"username", "first_name", "last_name", "avatar"})
+CONFIRMED_COUNT = "confirmed_count"
+
+SLOT = "mutiroes.cache.slot"  # the WSGI environ key of a miss's Slot
+_NOTES = "mutiroes_cache_notes"
+MEMORY_MAX_ENTRIES = 4096
 
 
-class MemoryStore:
-    """Per-process TTL store with a version per namespace."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._versions: dict[str, int] = {}
-        self._entries: dict[str, tuple[float, bytes]] = {}
-
-    def version(self, namespace: str) -> int:
-        with self._lock:
-            return self._versions.get(namespace, 0)
-
-    def bump(self, namespace: str) -> None:
-        with self._lock:
-            self._versions[namespace] = self._versions.get(namespace, 0) + 1
-            prefix = f"{namespace}:"
-            for key in [k for k in self._entries if k.startswith(prefix)]:
-                del self._entries[key]
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= time.monotonic():
-                del self._entries[key]
-                return None
-            return entry[1]
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        with self._lock:
-            if len(self._entries) >= MEMORY_MAX_ENTRIES:
-                now = time.monotonic()
-                for stale in [k for k, (expires, _) in self._entries.items() if expires <= now]:
-                    del self._entries[stale]
-                if len(self._entries) >= MEMORY_MAX_ENTRIES:
-                    self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = (time.monotonic() + ttl, value)
+def event_key(event_id: int | str) -> str:
+    return f"{PREFIX}:v:event:{event_id}"
 
 
-def _memory() -> MemoryStore:
-    store = current_app.extensions.get("mutiroes_cache")
-    if store is None:
-        store = current_app.extensions.setdefault("mutiroes_cache", MemoryStore())
-    return store
+def entry_key(request_key: str) -> str:
+    return f"{PREFIX}:answer:{digest(request_key)}"
 
 
-def _version_key(namespace: str) -> str:
-    return f"mutiroes:cache:{namespace}:version"
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _digest(request_key: str) -> str:
-    return hashlib.sha256(request_key.encode()).hexdigest()[:32]
+@dataclasses.dataclass
+class Slot:
+    """A miss being built: where its answer goes, the versions it is built on so far, and whether it may be kept
+    (not when part of it could not be read from the cache)."""
+
+    key: str
+    versions: dict[str, str]
+    ttl: int
+    storable: bool = True
 
 
-def _entry_key(namespace: str, version: int | str, request_key: str) -> str:
-    return f"mutiroes:cache:{namespace}:{version}:{_digest(request_key)}"
+def encode(headers: list[tuple[str, str]], body: bytes) -> bytes:
+    return json.dumps(headers, separators=(",", ":")).encode() + b"\n" + body
 
 
-# The version and the entry of that version in one round trip: a cache hit is one Redis call, not two.
+def decode(payload: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    head, body = payload.split(b"\n", 1)
+    return [(name, value) for name, value in json.loads(head)], body
+
+
+# --- stores ----------------------------------------------------------------------------------------------------
+
+# The entry, valid while each version it names is unchanged; on a miss, the current versions of KEYS[2..].
 _LOOKUP = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', ARGV[1] .. ':' .. version .. ':' .. ARGV[2])}
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  local cut = string.find(entry, '\\n', 1, true)
+  local valid = cut ~= nil
+  if valid then
+    for key, version in string.gmatch(string.sub(entry, 1, cut - 1), '([^ =]+)=([^ ]+)') do
+      if redis.call('GET', key) ~= version then
+        valid = false
+        break
+      end
+    end
+  end
+  if valid then
+    return {1, string.sub(entry, cut + 1)}
+  end
+end
+local versions = {}
+for i = 2, #KEYS do
+  local version = redis.call('GET', KEYS[i])
+  if not version then
+    version = tostring(redis.call('INCR', ARGV[1]))
+    redis.call('SET', KEYS[i], version, 'EX', ARGV[2])
+  end
+  versions[i - 1] = version
+end
+return {0, versions}
+"""
+# ALL's version, then for each event of KEYS[2..] (ids in ARGV[5..]) its version and its stored item or ''.
+_ITEMS = """
+local function version_of(key)
+  local version = redis.call('GET', key)
+  if not version then
+    version = tostring(redis.call('INCR', ARGV[1]))
+    redis.call('SET', key, version, 'EX', ARGV[2])
+  end
+  return version
+end
+local epoch = version_of(KEYS[1])
+local found = {epoch}
+for i = 2, #KEYS do
+  local version = version_of(KEYS[i])
+  found[#found + 1] = version
+  found[#found + 1] = redis.call('GET', ARGV[3] .. epoch .. ':' .. ARGV[i + 3] .. ':' .. version .. ':' .. ARGV[4])
+    or ''
+end
+return found
+"""
+_BUMP = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], tostring(redis.call('INCR', ARGV[1])), 'EX', ARGV[2])
+end
+return #KEYS
 """
 
 
-def get(namespace: str, request_key: str) -> tuple[bytes | None, str | None]:
-    """(cached value or None, the key to store under, or None when caching is unavailable right now)."""
-    client = redis.client
-    if client is None:
-        store = _memory()
-        key = f"{namespace}:{store.version(namespace)}:{request_key}"
-        return store.get(key), key
-    try:
-        lookup = current_app.extensions.get("mutiroes_cache_lookup")
-        if lookup is None:
-            lookup = current_app.extensions.setdefault("mutiroes_cache_lookup", client.register_script(_LOOKUP))
-        version, value = lookup(
-            keys=[_version_key(namespace)],
-            args=[f"mutiroes:cache:{namespace}", _digest(request_key)],
-            client=client,  # the current client: a forked worker replaces the one the script was registered with
+def item_key(epoch: str, event_id: int, version: str, variant: str) -> str:
+    return f"{ITEM_PREFIX}{epoch}:{event_id}:{version}:{variant}"
+
+
+class RedisStore:
+    """Versions and entries in the app's Redis: each operation one round trip. Raises ``redis.RedisError``."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._scripts: dict[str, object] = {}
+
+    def _run(self, name: str, source: str, keys: list[str], args: list) -> object:
+        client = redis.client_for(self.app)
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts.setdefault(name, client.register_script(source))
+        # the current client: a forked worker replaces the one the script was registered with
+        return script(keys=keys, args=args, client=client)
+
+    def lookup(self, key: str, dependencies: list[str]) -> tuple[bytes | None, dict[str, str]]:
+        found, value = self._run("lookup", _LOOKUP, [key, *dependencies], [CLOCK, VERSION_TTL_SECONDS])
+        if found == 1:
+            return value, {}
+        return None, {name: version.decode() for name, version in zip(dependencies, value, strict=True)}
+
+    def put(self, key: str, versions: dict[str, str], payload: bytes, ttl: int) -> None:
+        names = " ".join(f"{name}={version}" for name, version in versions.items())
+        redis.client_for(self.app).set(key, names.encode() + b"\n" + payload, ex=ttl)
+
+    def items(self, event_ids: list[int], variant: str) -> tuple[str, dict[int, tuple[str, bytes | None]]]:
+        found = self._run(
+            "items",
+            _ITEMS,
+            [ALL, *(event_key(event_id) for event_id in event_ids)],
+            [CLOCK, VERSION_TTL_SECONDS, ITEM_PREFIX, variant, *event_ids],
         )
-        return value, _entry_key(namespace, version.decode(), request_key)
+        epoch = found[0].decode()
+        pairs = zip(event_ids, found[1::2], found[2::2], strict=True)
+        return epoch, {event_id: (version.decode(), item or None) for event_id, version, item in pairs}
+
+    def put_items(self, epoch: str, items: dict[int, tuple[str, bytes]], variant: str, ttl: int) -> None:
+        pipeline = redis.client_for(self.app).pipeline(transaction=False)
+        for event_id, (version, item) in items.items():
+            pipeline.set(item_key(epoch, event_id, version, variant), item, ex=ttl)
+        pipeline.execute()
+
+    def bump(self, keys: list[str]) -> None:
+        self._run("bump", _BUMP, keys, [CLOCK, VERSION_TTL_SECONDS])
+
+
+class MemoryStore:
+    """The same, in one process's memory (the embedded mode, and apps without Redis)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clock = itertools.count(1)
+        self._versions: dict[str, str] = {}
+        self._entries: dict[str, tuple[float, dict[str, str], bytes]] = {}
+
+    def _version(self, key: str) -> str:
+        version = self._versions.get(key)
+        if version is None:
+            version = self._versions[key] = str(next(self._clock))
+        return version
+
+    def _get(self, key: str) -> tuple[dict[str, str], bytes] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            del self._entries[key]
+            return None
+        return entry[1], entry[2]
+
+    def _set(self, key: str, versions: dict[str, str], value: bytes, ttl: int) -> None:
+        if len(self._entries) >= MEMORY_MAX_ENTRIES:
+            now = time.monotonic()
+            for stale in [k for k, (expires, _v, _value) in self._entries.items() if expires <= now]:
+                del self._entries[stale]
+            if len(self._entries) >= MEMORY_MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (time.monotonic() + ttl, versions, value)
+
+    def lookup(self, key: str, dependencies: list[str]) -> tuple[bytes | None, dict[str, str]]:
+        with self._lock:
+            entry = self._get(key)
+            if entry is not None and all(self._versions.get(k) == v for k, v in entry[0].items()):
+                return entry[1], {}
+            return None, {name: self._version(name) for name in dependencies}
+
+    def put(self, key: str, versions: dict[str, str], payload: bytes, ttl: int) -> None:
+        with self._lock:
+            self._set(key, dict(versions), payload, ttl)
+
+    def items(self, event_ids: list[int], variant: str) -> tuple[str, dict[int, tuple[str, bytes | None]]]:
+        with self._lock:
+            epoch = self._version(ALL)
+            found = {}
+            for event_id in event_ids:
+                version = self._version(event_key(event_id))
+                entry = self._get(item_key(epoch, event_id, version, variant))
+                found[event_id] = (version, entry[1] if entry else None)
+            return epoch, found
+
+    def put_items(self, epoch: str, items: dict[int, tuple[str, bytes]], variant: str, ttl: int) -> None:
+        with self._lock:
+            for event_id, (version, item) in items.items():
+                self._set(item_key(epoch, event_id, version, variant), {}, item, ttl)
+
+    def bump(self, keys: list[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._versions[key] = str(next(self._clock))
+
+
+def store_of(app: Flask) -> RedisStore | MemoryStore:
+    if redis.configured(app):
+        return app.extensions["mutiroes_cache_redis"]
+    store = app.extensions.get("mutiroes_cache")
+    if store is None:
+        store = app.extensions.setdefault("mutiroes_cache", MemoryStore())
+    return store
+
+
+# --- answers and items -----------------------------------------------------------------------------------------
+
+
+def lookup(app: Flask, key: str, dependencies: list[str]) -> tuple[bytes | None, dict[str, str]] | None:
+    """(the stored answer or None, the current versions of ``dependencies`` on a miss); None when unavailable."""
+    try:
+        return store_of(app).lookup(key, dependencies)
     except redis_lib.RedisError as exc:
         log.warning("cache unavailable (%s); serving uncached", exc)
-        return None, None
+        return None
 
 
-def put(key: str | None, value: bytes, ttl: int = DEFAULT_TTL_SECONDS) -> None:
-    if key is None:
-        return
-    client = redis.client
-    if client is None:
-        _memory().set(key, value, ttl)
-        return
+def keep(app: Flask, slot: Slot, headers: list[tuple[str, str]], body: bytes) -> None:
+    """Store a miss's answer under the versions it was built on."""
     try:
-        client.set(key, value, ex=ttl)
+        store_of(app).put(slot.key, slot.versions, encode(headers, body), slot.ttl)
     except redis_lib.RedisError as exc:
-        log.warning("cache unavailable (%s); response not stored", exc)
+        log.warning("cache unavailable (%s); answer not stored", exc)
 
 
-def bump(namespace: str) -> None:
-    """Invalidate every entry of ``namespace``; call it after the write commits."""
-    client = redis.client
-    if client is None:
-        _memory().bump(namespace)
+def event_items(event_ids: list[int], render: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
+    """Each event as lists render it, in order: the stored items, and ``render`` for the others (stored then).
+
+    The versions read here join the answer's when a page is being cached (its Slot), so the page stays valid
+    exactly as long as every item on it.
+    """
+    slot = request.environ.get(SLOT)
+    variant = digest(request.host_url)  # items hold absolute URLs (covers)
+    store = store_of(current_app)
+    try:
+        epoch, found = store.items(event_ids, variant)
+    except redis_lib.RedisError as exc:
+        log.warning("cache unavailable (%s); rendering every item", exc)
+        if slot is not None:
+            slot.storable = False
+        rendered = render(event_ids)
+        return [rendered[event_id] for event_id in event_ids if event_id in rendered]
+    rendered = render([event_id for event_id, (_version, item) in found.items() if item is None])
+    if rendered:
+        try:
+            store.put_items(epoch, {i: (found[i][0], item) for i, item in rendered.items()}, variant, ITEM_TTL_SECONDS)
+        except redis_lib.RedisError as exc:
+            log.warning("cache unavailable (%s); items not stored", exc)
+    items = []
+    for event_id in event_ids:
+        item = found[event_id][1] or rendered.get(event_id)
+        if item is None:  # deleted since the page's ids were read: this page must not be kept
+            if slot is not None:
+                slot.storable = False
+            continue
+        items.append(item)
+    if slot is not None:
+        slot.versions.update({event_key(event_id): version for event_id, (version, _item) in found.items()})
+    return items
+
+
+def bump(app: Flask, keys: Iterable[str]) -> None:
+    """Invalidate what depends on ``keys``; called once the write committed."""
+    keys = sorted(set(keys))
+    if not keys:
         return
     try:
-        client.incr(_version_key(namespace))
+        store_of(app).bump(keys)
     except redis_lib.RedisError as exc:
         # entries already stored then live out their TTL; while Redis is down nothing is read from it anyway
-        log.warning("cache unavailable (%s); could not invalidate %s", exc, namespace)
+        log.warning("cache unavailable (%s); could not invalidate %s", exc, ", ".join(keys))
 
 
-def anonymous_get(namespace: str, ttl: int = DEFAULT_TTL_SECONDS):
-    """Cache a GET view's 200 JSON answer for callers without credentials (the answer may differ for anyone else).
-
-    Place it outermost, above ``@blp.arguments``/``@blp.response``: a hit is answered before anything is parsed
-    (only a URL that was valid once is ever stored), a miss runs the whole view and stores its body. The key is the
-    client-facing URL, so the absolute ``next``/``previous`` links stay right for every host.
-    """
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            if request.method != "GET" or "Authorization" in request.headers:
-                return view(*args, **kwargs)
-            body, key = get(namespace, f"{request.host_url}|{request.full_path}")
-            if body is not None:
-                response = current_app.response_class(body, mimetype="application/json")
-                response.headers["X-Cache"] = "hit"
-                return response
-            response = current_app.make_response(view(*args, **kwargs))
-            if response.status_code == 200 and response.mimetype == "application/json":
-                put(key, response.get_data(), ttl)
-                response.headers["X-Cache"] = "miss"
-            return response
-
-        return wrapper
-
-    return decorator
+# --- what a transaction wrote ----------------------------------------------------------------------------------
 
 
-# --- invalidation on commit ------------------------------------------------------------------------------------
+class Notes:
+    """The versions a transaction's writes will bump once it commits."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+
+    def events(self, event_ids: Iterable[int]) -> None:
+        self.keys.update(event_key(event_id) for event_id in event_ids)
+
+    def everything(self) -> None:
+        self.keys.add(ALL)
+
+
+def _notes(session: Session) -> Notes:
+    notes = session.info.get(_NOTES)
+    if notes is None:
+        notes = session.info[_NOTES] = Notes()
+    return notes
+
+
+def _changed_columns(obj) -> set[str]:
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+def _public_profile_changed(session: Session, user) -> bool:
+    if user in session.new:
+        return False  # nobody's answers show a new user yet
+    return user in session.deleted or bool(_changed_columns(user) & USER_PUBLIC_COLUMNS)
 
 
 def _note_flushed_rows(session: Session, _flush_context) -> None:
-    # still the pre-flush state here: the objects this flush wrote
+    # still the pre-flush state here: the objects this flush wrote, and their attribute history
     for obj in itertools.chain(session.new, session.dirty, session.deleted):
-        if getattr(obj, "__tablename__", None) in PUBLIC_TABLES:
-            session.info[_WROTE_PUBLIC_ROWS] = True
-            return
+        table = getattr(obj, "__tablename__", None)
+        if table in EVENT_ROWS:
+            notes = _notes(session)
+            notes.events([getattr(obj, EVENT_ROWS[table])])
+            if table == "events":
+                changed = None if obj in session.new or obj in session.deleted else _changed_columns(obj)
+                if changed is None or changed & LISTED_BY:
+                    notes.keys.add(LISTS)
+                if changed is None or CONFIRMED_COUNT in changed:
+                    notes.keys.add(COUNTS)
+        elif table == CATEGORIES or (table == USERS and _public_profile_changed(session, obj)):
+            _notes(session).everything()
+
+
+def _written_columns(statement) -> set[str] | None:
+    """The columns an UPDATE sets, or None when they cannot be told (SQLAlchemy keeps them in ``_values``)."""
+    values = getattr(statement, "_values", None) or dict(getattr(statement, "_ordered_values", None) or ())
+    if not values:
+        return None
+    return {getattr(column, "key", None) or str(column) for column in values}
+
+
+def _conjuncts(clause) -> Iterable:
+    if isinstance(clause, elements.BooleanClauseList) and clause.operator is operators.and_:
+        for part in clause.clauses:
+            yield from _conjuncts(part)
+    elif clause is not None:
+        yield clause
+
+
+def _compared_values(clause) -> tuple[object, list] | None:
+    """(column, values) of ``column = value`` or ``column IN (values)``, else None."""
+    if not isinstance(clause, elements.BinaryExpression) or not isinstance(clause.left, elements.ColumnClause):
+        return None
+    right = clause.right
+    if isinstance(right, elements.Grouping):
+        right = right.element
+    if not isinstance(right, elements.BindParameter):
+        return None
+    value = right.effective_value
+    if clause.operator is operators.eq:
+        return clause.left, [value]
+    if clause.operator is operators.in_op and isinstance(value, list | tuple):
+        return clause.left, list(value)
+    return None
+
+
+def _row_event_ids(session: Session, table_name: str, row_ids: list) -> set[int] | None:
+    """The events of rows of an event table found by their ids in the session (None: not all were there)."""
+    model = MODELS.get(table_name)
+    if model is None:
+        return None
+    mapper = inspect(model)
+    event_ids = set()
+    for row_id in row_ids:
+        obj = session.identity_map.get(mapper.identity_key_from_primary_key((row_id,)))
+        if obj is None:
+            return None
+        event_ids.add(getattr(obj, EVENT_ROWS[table_name]))
+    return event_ids
+
+
+def _statement_event_ids(session: Session, table_name: str, statement) -> set[int] | None:
+    """The events a single-statement write touches, read from its WHERE clause: ``event_id = x``, ``id = x`` (of
+    events, or of a row loaded in this session), or a foreign key to such a row (a reply's ``parent_id``)."""
+    for clause in _conjuncts(getattr(statement, "whereclause", None)):
+        compared = _compared_values(clause)
+        if compared is None:
+            continue
+        column, values = compared
+        if column.table.name != table_name:
+            continue
+        if column.name == EVENT_ROWS[table_name]:
+            return set(values)
+        if column.name == "id":
+            return _row_event_ids(session, table_name, values)
+        for foreign_key in column.foreign_keys:
+            target = foreign_key.column.table.name
+            if target in EVENT_ROWS and foreign_key.column.name == "id":
+                if target == "events":
+                    return set(values)
+                return _row_event_ids(session, target, values)
+    return None
 
 
 def _note_statement(state) -> None:
     # single-statement writes (conditional UPDATEs for capacity, bulk deletes) bypass the flush
-    if state.is_update or state.is_delete or state.is_insert:
-        table = getattr(state.statement, "table", None)
-        if table is not None and table.name in PUBLIC_TABLES:
-            state.session.info[_WROTE_PUBLIC_ROWS] = True
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name in EVENT_ROWS:
+        notes = _notes(state.session)
+        event_ids = None if state.is_insert else _statement_event_ids(state.session, name, state.statement)
+        if event_ids is None:
+            notes.everything()
+            return
+        notes.events(event_ids)
+        if name == "events":
+            columns = _written_columns(state.statement) if state.is_update else None
+            if columns is None or columns & LISTED_BY:
+                notes.keys.add(LISTS)
+            if columns is None or CONFIRMED_COUNT in columns:
+                notes.keys.add(COUNTS)
+    elif name == CATEGORIES:
+        _notes(state.session).everything()
+    elif name == USERS:
+        columns = _written_columns(state.statement) if state.is_update else None
+        if state.is_delete or (state.is_update and (columns is None or columns & USER_PUBLIC_COLUMNS)):
+            _notes(state.session).everything()
 
 
 def _bump_after_commit(session: Session) -> None:
-    if session.info.pop(_WROTE_PUBLIC_ROWS, False) and has_app_context():
-        bump(EVENTS)
+    notes = session.info.pop(_NOTES, None)
+    if notes is not None and notes.keys and has_app_context():
+        bump(current_app._get_current_object(), notes.keys)
 
 
-def _forget_after_rollback(session: Session, _previous_transaction) -> None:
-    session.info.pop(_WROTE_PUBLIC_ROWS, None)
+def _forget_after_rollback(session: Session, previous_transaction) -> None:
+    # a savepoint rolled back leaves the outer transaction's writes to come: forget only with the outermost one
+    if previous_transaction.parent is None:
+        session.info.pop(_NOTES, None)
 
 
 LISTENERS = (
@@ -222,10 +536,16 @@ LISTENERS = (
     ("after_commit", _bump_after_commit),
     ("after_soft_rollback", _forget_after_rollback),
 )
+MODELS: dict[str, type] = {}
 
 
-def init_app(_app: Flask) -> None:
-    """Invalidate on every commit that wrote a public row, whichever session of the process made it."""
+def init_app(app: Flask) -> None:
+    """Invalidate on every commit that wrote what event answers show, whichever session of the process made it."""
+    if redis.configured(app):
+        app.extensions["mutiroes_cache_redis"] = RedisStore(app)
+    for mapper in db.Model.registry.mappers:
+        if mapper.local_table is not None and mapper.local_table.name in EVENT_ROWS:
+            MODELS[mapper.local_table.name] = mapper.class_
     for name, listener in LISTENERS:
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)

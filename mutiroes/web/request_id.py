@@ -3,7 +3,8 @@
 The id is answered in the ``X-Request-Id`` header (errors, 404 and 405 included), carried by every log line written
 while the request runs (``platform.logs`` holds it in a context variable), stored with every job the request causes
 (``jobs.dispatch`` reads it there), and ends the request with one access line: method, route, status, duration_ms,
-user_id.
+user_id. The response cache's hits, answered before Flask's dispatch (``web.fastpath``), do the same through
+``incoming_or_new`` and ``log_access``.
 """
 
 from __future__ import annotations
@@ -48,25 +49,35 @@ def _begin() -> None:
 
 def _answer_and_log(response: Response) -> Response:
     response.headers[HEADER] = logs.current_request_id()
-    route = request.url_rule.rule if request.url_rule is not None else None
-    duration_ms = round((time.perf_counter() - g.mutiroes_request_began) * 1000, 1)
+    log_access(
+        method=request.method,
+        path=request.path,
+        route=request.url_rule.rule if request.url_rule is not None else None,
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - g.mutiroes_request_began) * 1000, 1),
+        user_id=auth.caller_id(),
+    )
+    return response
+
+
+def log_access(*, method: str, path: str, route: str | None, status: int, duration_ms: float, user_id: int | None):
+    """The access line of one request (inside its request id: ``logs.request_id_bound``)."""
     access_log.log(
         logging.DEBUG if route in PROBE_ROUTES else logging.INFO,
         "%s %s %s in %.1f ms",
-        request.method,
-        request.path,
-        response.status_code,
+        method,
+        path,
+        status,
         duration_ms,
         extra={
-            "method": request.method,
+            "method": method,
             "route": route,
-            "path": request.path,
-            "status": response.status_code,
+            "path": path,
+            "status": status,
             "duration_ms": duration_ms,
-            "user_id": auth.caller_id(),
+            "user_id": user_id,
         },
     )
-    return response
 
 
 def _end(_error: BaseException | None) -> None:

@@ -12,7 +12,7 @@ from mutiroes.events import discovery
 from mutiroes.events.models import Event
 from mutiroes.events.sqlfunctions import distance_km
 from mutiroes.models import db
-from mutiroes.timeutil import server_tz, utcnow
+from mutiroes.timeutil import to_local, utcnow
 from tests.events.conftest import event_payload
 from tests.services import free_port
 
@@ -38,6 +38,8 @@ def test_list_shows_published_public_events_of_others_and_own_other_statuses(cli
     assert sorted(ids(client.get("/api/events/", headers=headers))) == sorted([published, own_private])
     assert ids(client.get("/api/events/?status=draft", headers=headers)) == [own_draft]
     assert ids(client.get("/api/events/?status=draft")) == []
+    assert ids(client.get("/api/events/?is_public=false", headers=headers)) == [own_private]
+    assert ids(client.get("/api/events/?is_public=false")) == []
 
 
 def test_filters_combine(client, make_event, user_with_token):
@@ -49,7 +51,7 @@ def test_filters_combine(client, make_event, user_with_token):
     make_event(category_id=2, city="Florianópolis", state="SC", start_date=start)
     make_event(category_id=1, city="Curitiba", state="PR", start_date=start)
     make_event(category_id=1, city="Florianópolis", state="SC", start_date=start + dt.timedelta(days=30))
-    day = start.astimezone(server_tz()).date().isoformat()  # a date filter is a day of the server zone
+    day = to_local(start).date().isoformat()  # dates are read in the server zone, not in UTC
     query = f"category=1&city=florianopolis&state=sc&start_date={day}&end_date={day}&organizer={organizer['id']}"
     assert ids(client.get(f"/api/events/?{query}")) == [target]
     assert ids(client.get("/api/events/?is_public=false")) == []
@@ -64,6 +66,66 @@ def test_search_ignores_case_and_accents(client, make_event):
     assert ids(client.get("/api/events/?search=ÁGUA")) == [river]
     assert sorted(ids(client.get("/api/events/?search=niteroi"))) == [3]
     assert ids(client.get("/api/events/?search=100%25")) == []  # a literal %, not a wildcard
+
+
+def test_search_never_matches_across_two_fields_and_follows_edits(client, make_event, user_with_token):
+    organizer, headers = user_with_token()
+    beach = make_event(organizer=organizer, title="Limpeza da praia", address="Rio Vermelho")
+    assert ids(client.get("/api/events/?search=praia")) == [beach]
+    assert ids(client.get("/api/events/?search=rio vermelho")) == [beach]
+    assert ids(client.get("/api/events/?search=praia rio")) == []  # the end of the title, the start of the address
+    changed = client.patch(f"/api/events/{beach}/", json={"title": "Plantio de mudas"}, headers=headers)
+    assert changed.status_code == 200
+    assert ids(client.get("/api/events/?search=praia")) == []
+    assert ids(client.get("/api/events/?search=MUDAS")) == [beach]
+
+
+def test_the_count_is_exact_up_to_1000_then_an_estimate_and_exact_on_the_last_page(app, client, make_user):
+    organizer = make_user()
+    start = utcnow() + dt.timedelta(days=5)
+    rows = [
+        {
+            "title": f"Mutirão {n}",
+            "description": "",
+            "category_id": 1 if n < 300 else 2,
+            "organizer_id": organizer["id"],
+            "address": "",
+            "city": "Santos",
+            "state": "SP",
+            "latitude": -23.96,
+            "longitude": -46.33,
+            "start_date": start,
+            "end_date": start + dt.timedelta(hours=2),
+            "registration_deadline": start,
+            "max_participants": 10,
+            "status": "published",
+            "is_public": True,
+            "requires_approval": False,
+            "waitlist_enabled": True,
+            "require_check_in_code": False,
+            "check_in_code": "ABC234",
+            "required_tools": "",
+            "provided_tools": "",
+            "what_to_bring": "",
+            "searchable_text": f"mutirao {n}",
+            "searchable_city": "santos",
+            "created_at": start,
+            "updated_at": start,
+        }
+        for n in range(1050)
+    ]
+    with app.app_context():
+        db.session.execute(sa.insert(Event), rows)
+        db.session.commit()
+        db.session.remove()
+    first = client.get("/api/events/").get_json()
+    assert first["count"] > 1000 and first["next"] is not None  # past the limit: the planner's estimate
+    assert client.get("/api/events/?category=1").get_json()["count"] == 300  # exact up to the limit
+    last = client.get("/api/events/?page=53").get_json()  # rows 1041..1050
+    assert (last["count"], last["next"], len(last["results"])) == (1050, None, 10)
+    assert client.get("/api/events/?page=54").status_code == 404
+    deep = client.get("/api/events/?page=52").get_json()
+    assert deep["count"] >= 1041 and deep["next"].endswith("page=53")
 
 
 def test_ordering_and_pagination(client, make_event):
@@ -237,4 +299,5 @@ def test_list_costs_the_same_statements_whatever_the_page_size(app, client, make
             costs[page_size] = len(statements)
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
-    assert costs[5] == costs[100] == 2  # the count and the page
+    # the page's ids, the bounded count, and one load of the events whose list item is not cached yet
+    assert costs[5] == costs[100] == 3

@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from mutiroes.events import access, discovery, participation, schemas, service
 from mutiroes.schemas import DetailSchema
-from mutiroes.web import cache
+from mutiroes.web import listing
 from mutiroes.web.auth import allowed, auth_required, caller, current_user, optional_auth
 from mutiroes.web.pagination import envelope
 from mutiroes.web.parsing import REPRESENTATION_BODY_MAX_BYTES, Blueprint, body_limit
@@ -23,7 +23,6 @@ def categories():
 
 @blp.route("/")
 class Events(MethodView):
-    @cache.anonymous_get(cache.EVENTS)
     @optional_auth
     @blp.arguments(schemas.EventQueryArgsSchema, location="query")
     @blp.response(200, schemas.EventPageSchema)
@@ -33,10 +32,11 @@ class Events(MethodView):
         Other statuses than `published` list only the caller's own events. `search` looks in title, description,
         address and city, ignoring case and accents. `latitude` + `longitude` (+ `radius` km, default 10) keep
         events within that great-circle distance. Anonymous answers may be cached up to 60 s, but every write is
-        visible to the next read.
+        visible to the next read. `count` is exact up to 1,000 events; past that it is the database's estimate
+        (never below the events the page shows to exist), and the last page's count is always exact.
         """
         page = {"page": args.pop("page"), "page_size": args.pop("page_size")}
-        return envelope(discovery.get_page(caller=caller(), filters=args, **page), **page)
+        return listing.event_page(discovery.get_page(caller=caller(), filters=args, **page), **page)
 
     @auth_required
     @blp.arguments(schemas.EventCreateSchema)
@@ -64,7 +64,6 @@ def my_events():
 
 @blp.route("/<id:event_id>/")
 class EventDetail(MethodView):
-    @cache.anonymous_get(cache.EVENTS)
     @optional_auth
     @blp.response(200, schemas.EventDetailSchema)
     def get(self, event_id):
