@@ -1,7 +1,7 @@
 """the event list at scale: an index per ordering, the state and city filters, search on a stored text
 
 Revision ID: 0008_list_indexes
-Revises: 0006_outbox_request_id
+Revises: 0007_accounts
 Create Date: 2026-12-03 09:00:00
 
 - (status, created_at, id) serves the default order (newest first) and replaces the index on created_at alone;
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 
 revision = "0008_list_indexes"
-down_revision = "0006_outbox_request_id"
+down_revision = "0007_accounts"
 branch_labels = None
 depends_on = None
 
