@@ -44,7 +44,7 @@ def test_0008_fills_the_searchable_text_and_city_of_existing_events(make_config,
     postgres.createdb("mutiroes_searchable_text")
     app = create_app(make_config(environ={"MUTIROES_DATABASE_URL": postgres.url("mutiroes_searchable_text")}))
     with app.app_context():
-        upgrade(revision="0006_outbox_request_id")
+        upgrade(revision="0007_accounts")  # the revision before 0008
         engine = app.extensions["migrate"].db.engine
         with engine.begin() as connection:
             organizer = connection.execute(

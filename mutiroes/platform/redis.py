@@ -67,8 +67,8 @@ class RedisHolder:
         }
 
     def configured(self, app: Flask) -> bool:
-        """Whether the app has a Redis at all (``MUTIROES_REDIS_URL``); nothing connects to find out."""
-        return app.extensions[_STATE]["url"] is not None
+        """Whether the app has a Redis at all (a URL or Sentinels); nothing connects to find out."""
+        return bool(app.extensions[_STATE]["settings"].uses_redis)
 
     def breaker_for(self, app: Flask) -> pybreaker.CircuitBreaker:
         return app.extensions[_STATE]["breaker"]
