@@ -33,6 +33,7 @@ PUBLIC_TABLES = frozenset(
     {
         "events",
         "event_categories",
+        "event_co_organizers",
         "event_participants",
         "event_comments",
         "event_photos",
