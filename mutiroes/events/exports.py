@@ -6,7 +6,6 @@ import csv
 import io
 
 import sqlalchemy as sa
-from flask import current_app
 
 from mutiroes.events import access, ical
 from mutiroes.events.models import EventParticipant, ParticipationStatus
@@ -17,7 +16,7 @@ from mutiroes.users.models import User
 
 def ical_export(*, event_id: int, caller: User | None) -> bytes:
     event = access.get_visible(event_id, caller)
-    return ical.for_event(event, site_url=current_app.config["MUTIROES"].site_url)
+    return ical.export(event)
 
 
 CSV_HEADER = (

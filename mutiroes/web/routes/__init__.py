@@ -1,14 +1,16 @@
 """The HTTP routes: one blueprint module per domain, each route parses, calls one service function, answers."""
 
-from mutiroes.web.routes import content, events, health, impact, users
+from mutiroes.web.routes import calendar, content, events, health, impact, organizing, users
 
 BLUEPRINTS = (
     health.blp,
     users.token_blp,
     users.blp,
     events.blp,
+    organizing.blp,
     content.blp,
     impact.report_blp,
     impact.user_blp,
     impact.impact_blp,
+    calendar.blp,
 )
