@@ -1,6 +1,6 @@
 """The HTTP routes: one blueprint module per domain, each route parses, calls one service function, answers."""
 
-from mutiroes.web.routes import calendar, content, events, health, impact, organizing, users
+from mutiroes.web.routes import calendar, content, events, health, impact, moderation, organizing, users
 
 BLUEPRINTS = (
     health.blp,
@@ -9,6 +9,7 @@ BLUEPRINTS = (
     events.blp,
     organizing.blp,
     content.blp,
+    moderation.blp,
     impact.report_blp,
     impact.user_blp,
     impact.impact_blp,
