@@ -25,6 +25,7 @@ branch_labels = None
 depends_on = None
 
 VISIBILITY_KNOWN = "visibility IN ('visible', 'hidden_by_reports', 'hidden')"
+NO_REFERRED_TABLES = {"resolve_fks": False}
 
 
 def upgrade():
@@ -108,13 +109,14 @@ def upgrade():
     with op.batch_alter_table('event_message_recipients', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_event_message_recipients_user_id'), ['user_id'], unique=False)
 
-    # a CHECK on an existing table: SQLite rebuilds the table (batch mode copies its other constraints over)
+    # a CHECK on an existing table: SQLite rebuilds the table (batch mode copies its other constraints over). The
+    # tables it points at are not reflected (resolve_fks): users' expression indexes cannot be, and SQLAlchemy warns
     for table in ('event_comments', 'event_photos'):
-        with op.batch_alter_table(table, schema=None) as batch_op:
+        with op.batch_alter_table(table, schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
             batch_op.add_column(sa.Column('visibility', sa.String(length=20), server_default='visible', nullable=False))
             batch_op.create_check_constraint(op.f(f'ck_{table}_visibility_known'), VISIBILITY_KNOWN)
 
-    with op.batch_alter_table('events', schema=None) as batch_op:
+    with op.batch_alter_table('events', schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
         batch_op.add_column(sa.Column('sequence', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('series_id', sa.Integer(), nullable=True))
         batch_op.create_check_constraint(op.f('ck_events_sequence_non_negative'), 'sequence >= 0')
@@ -123,14 +125,14 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('events', schema=None) as batch_op:
+    with op.batch_alter_table('events', schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_series_id'))
         batch_op.drop_constraint(batch_op.f('ck_events_sequence_non_negative'), type_='check')
         batch_op.drop_column('series_id')
         batch_op.drop_column('sequence')
 
     for table in ('event_photos', 'event_comments'):
-        with op.batch_alter_table(table, schema=None) as batch_op:
+        with op.batch_alter_table(table, schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
             batch_op.drop_constraint(batch_op.f(f'ck_{table}_visibility_known'), type_='check')
             batch_op.drop_column('visibility')
 
