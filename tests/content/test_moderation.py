@@ -221,3 +221,23 @@ def test_nobody_but_staff_reviews_reports_on_their_own_content(client, team, use
     url = f"/api/moderation/{report_id}/"
     assert client.patch(url, json={"action": "restore"}, headers=team.organizer_headers).status_code == 403
     assert client.patch(url, json={"action": "hide"}, headers=team.co_headers).status_code == 200
+
+
+def test_authorization_matrix_of_reporting(client, team, user_with_token, clean_media):
+    author, author_headers = user_with_token()
+    client.post(
+        f"/api/events/{team.event_id}/organizers/", json={"user_id": author["id"]}, headers=team.organizer_headers
+    )
+    item = comment(client, team.event_id, author_headers)
+    photo = upload(client, f"/api/events/{team.event_id}/photos/", author_headers, images.png_bytes()).get_json()["id"]
+    expected = {
+        "anonymous": 401,
+        "stranger": 201,
+        "participant": 201,
+        "co-organizer": 201,
+        "organizer": 201,
+        "staff": 201,
+    }
+    for who, status in expected.items():
+        assert report(client, team.event_id, "comments", item, team.callers[who]).status_code == status, who
+        assert report(client, team.event_id, "photos", photo, team.callers[who]).status_code == status, who
