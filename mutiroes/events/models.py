@@ -120,7 +120,7 @@ class Event(TimestampMixin, db.Model):
     waitlist_count = 0
     participants = ()
     distance_km = None
-    comments = ()  # the content domain's first comments, photos and resources (content.queries.attach_to_detail)
+    comments = ()  # the content domain's first comments, photos and resources (content.public.attach_to_detail)
     photos = ()
     resources = ()
 
