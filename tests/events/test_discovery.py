@@ -12,7 +12,7 @@ from mutiroes.events import discovery
 from mutiroes.events.models import Event
 from mutiroes.events.sqlfunctions import distance_km
 from mutiroes.models import db
-from mutiroes.timeutil import utcnow
+from mutiroes.timeutil import to_local, utcnow
 from tests.events.conftest import event_payload
 from tests.services import free_port
 
@@ -49,7 +49,7 @@ def test_filters_combine(client, make_event, user_with_token):
     make_event(category_id=2, city="Florianópolis", state="SC", start_date=start)
     make_event(category_id=1, city="Curitiba", state="PR", start_date=start)
     make_event(category_id=1, city="Florianópolis", state="SC", start_date=start + dt.timedelta(days=30))
-    day = start.date().isoformat()
+    day = to_local(start).date().isoformat()  # the filter's dates are days in the server time zone
     query = f"category=1&city=florianopolis&state=sc&start_date={day}&end_date={day}&organizer={organizer['id']}"
     assert ids(client.get(f"/api/events/?{query}")) == [target]
     assert ids(client.get("/api/events/?is_public=false")) == []
