@@ -4,8 +4,9 @@
 #    private sources list and state dir, so the system's apt sources are never changed) and consul-template
 #    (`go install` of a pinned version);
 #  - from Debian (bookworm, the system's sources): the PostgreSQL 15 server binaries (the tests start private
-#    instances), nginx, redis-server, supervisor, wrk and docker-compose (used only to validate
-#    docker-compose.distributed.yml statically; no Docker engine runs here).
+#    instances), nginx, redis-server, supervisor, wrk, docker-compose (used only to validate
+#    docker-compose.distributed.yml statically; no Docker engine runs here), and poppler-utils (pdftoppm) and
+#    zbar-tools (zbarimg), with which the certificate tests render a PDF page and decode its QR code.
 # A second run does nothing. TOOLS_DIR overrides the tools folder.
 set -euo pipefail
 
@@ -27,6 +28,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need[*]} (run as root, or: apt-get install ${need[*]})" >&2

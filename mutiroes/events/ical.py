@@ -58,9 +58,8 @@ def event_url(event_id: int) -> str:
 
 
 def place_of(event: Event) -> str:
-    """``Parque Ibirapuera, São Paulo - SP``: the entry's LOCATION and the emails' "Onde"."""
-    city = f"{event.city} - {event.state}" if event.state else event.city
-    return ", ".join(part for part in (event.address, city) if part)
+    """The entry's LOCATION and the emails' "Onde" (``Event.place``)."""
+    return event.place
 
 
 def shown(event: Event) -> tuple:

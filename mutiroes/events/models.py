@@ -150,6 +150,12 @@ class Event(TimestampMixin, db.Model):
         sa.Index("ix_events_latitude_longitude", "latitude", "longitude"),
     )
 
+    @property
+    def place(self) -> str:
+        """``Parque Ibirapuera, São Paulo - SP``: calendar entries' LOCATION, the emails' "Onde", certificates."""
+        city = f"{self.city} - {self.state}" if self.state else self.city
+        return ", ".join(part for part in (self.address, city) if part)
+
     def available_spots(self) -> int:
         return max(0, self.max_participants - self.confirmed_count)
 

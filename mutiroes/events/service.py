@@ -23,6 +23,7 @@ from mutiroes.events.models import (
     EventStatus,
     ParticipationStatus,
 )
+from mutiroes.impact.models import Certificate
 from mutiroes.models import db
 from mutiroes.platform import images
 from mutiroes.timeutil import utcnow
@@ -197,6 +198,11 @@ def purge_dependents(event_ids) -> None:
         sa.delete(EventMessageRecipient).where(EventMessageRecipient.message_id.in_(messages)),
         sa.delete(EventMessage).where(EventMessage.event_id.in_(event_ids)),
         sa.delete(EventCoOrganizer).where(EventCoOrganizer.event_id.in_(event_ids)),
+        sa.delete(Certificate).where(
+            Certificate.participation_id.in_(
+                sa.select(EventParticipant.id).where(EventParticipant.event_id.in_(event_ids))
+            )
+        ),
         sa.delete(EventParticipant).where(EventParticipant.event_id.in_(event_ids)),
     ):
         db.session.execute(statement.execution_options(synchronize_session=False))

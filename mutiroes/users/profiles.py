@@ -30,3 +30,13 @@ def allows(user: User, preference: str) -> bool:
         return False
     stored = user.notification_preferences or {}
     return bool(stored.get(preference, defaults[preference]))
+
+
+def is_verified(user: User) -> bool:
+    """Whether ``user``'s account counts as verified, the condition for a volunteer-hours certificate.
+
+    INTEGRATION POINT: email verification (``users.email_verified``, the accounts branch of issue 13) is not on this
+    branch; until it is merged, an active account counts as verified. When it is, this becomes
+    ``user.is_active and user.email_verified`` — the one place the certificates ask it (mutiroes.impact.certificates).
+    """
+    return user.is_active

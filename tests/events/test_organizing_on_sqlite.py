@@ -1,12 +1,18 @@
-"""Organizing together on the embedded mode's SQLite: co-organizers, series, messages, the calendar feed, moderation
-and the nearby digest run the same queries there (no row locks, no Redis: jobs run in-process after the commit)."""
+"""Organizing together on the embedded mode's SQLite: co-organizers, series, messages, the calendar feed, moderation,
+the nearby digest and certificates run the same queries there (no row locks, no Redis: jobs run in-process after the
+commit)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
+import sqlalchemy as sa
+
 from mutiroes import jobs, seed
+from mutiroes.events.models import EventParticipant
+from mutiroes.impact.models import Certificate
 from mutiroes.models import db
+from mutiroes.timeutil import utcnow
 from tests.calendars import read
 from tests.events.test_sqlite_fallback import sqlite_client  # noqa: F401 - the embedded app's client fixture
 
@@ -66,3 +72,33 @@ def test_organizing_together_on_sqlite(sqlite_client):  # noqa: F811
     # the demo volunteer lives in Santos: the new copies there (and the demo events) are near them
     assert result["sent"] >= 1 and result["events"] >= len(copies)
     assert client.delete(f"{base}/", headers=organizer).status_code == 204
+
+
+def test_certificates_on_sqlite(sqlite_client):  # noqa: F811
+    """A checked-in participation with verified hours gets its certificate there too; deleting the event deletes it
+    (SQLite enforces no ON DELETE CASCADE)."""
+    client = sqlite_client
+    organizer = login(client, "organizadora@demo.mutiroes.org.br")
+    volunteer = login(client, "voluntario@demo.mutiroes.org.br")
+    event_id = client.get("/api/events/?city=santos").get_json()["results"][0]["id"]
+    participation_id = client.post(f"/api/events/{event_id}/join/", headers=volunteer).get_json()["id"]
+    with client.application.app_context():
+        # what check-in and the report statistics job leave behind, without waiting for the event to happen
+        db.session.execute(
+            sa.update(EventParticipant)
+            .where(EventParticipant.id == participation_id)
+            .values(checked_in=True, check_in_time=utcnow(), hours=3.0)
+        )
+        db.session.commit()
+        db.session.remove()
+    [item] = client.get("/api/users/certificates/", headers=volunteer).get_json()
+    assert item["hours"] == 3.0
+    pdf = client.get(urlparse(item["pdf_url"]).path, headers=volunteer)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    assert client.get(f"/api/certificates/{item['code']}/").get_json()["valid"] is True
+
+    assert client.delete(f"/api/events/{event_id}/", headers=organizer).status_code == 204
+    assert client.get(f"/api/certificates/{item['code']}/").status_code == 404
+    with client.application.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
+        db.session.remove()

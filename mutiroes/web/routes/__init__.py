@@ -1,6 +1,6 @@
 """The HTTP routes: one blueprint module per domain, each route parses, calls one service function, answers."""
 
-from mutiroes.web.routes import calendar, content, events, health, impact, moderation, organizing, users
+from mutiroes.web.routes import calendar, certificates, content, events, health, impact, moderation, organizing, users
 
 BLUEPRINTS = (
     health.blp,
@@ -14,4 +14,5 @@ BLUEPRINTS = (
     impact.user_blp,
     impact.impact_blp,
     calendar.blp,
+    certificates.blp,
 )
