@@ -24,7 +24,6 @@ down_revision = "0006_outbox_request_id"
 branch_labels = None
 depends_on = None
 
-VISIBILITY_KNOWN = "visibility IN ('visible', 'hidden_by_reports', 'hidden')"
 NO_REFERRED_TABLES = {"resolve_fks": False}
 
 
@@ -111,10 +110,14 @@ def upgrade():
 
     # a CHECK on an existing table: SQLite rebuilds the table (batch mode copies its other constraints over). The
     # tables it points at are not reflected (resolve_fks): users' expression indexes cannot be, and SQLAlchemy warns
-    for table in ('event_comments', 'event_photos'):
-        with op.batch_alter_table(table, schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
-            batch_op.add_column(sa.Column('visibility', sa.String(length=20), server_default='visible', nullable=False))
-            batch_op.create_check_constraint(op.f(f'ck_{table}_visibility_known'), VISIBILITY_KNOWN)
+    # (literal names and texts: tests/test_models.py reads them to compare with the models)
+    with op.batch_alter_table('event_comments', schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
+        batch_op.add_column(sa.Column('visibility', sa.String(length=20), server_default='visible', nullable=False))
+        batch_op.create_check_constraint(op.f('ck_event_comments_visibility_known'), "visibility IN ('visible', 'hidden_by_reports', 'hidden')")
+
+    with op.batch_alter_table('event_photos', schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
+        batch_op.add_column(sa.Column('visibility', sa.String(length=20), server_default='visible', nullable=False))
+        batch_op.create_check_constraint(op.f('ck_event_photos_visibility_known'), "visibility IN ('visible', 'hidden_by_reports', 'hidden')")
 
     with op.batch_alter_table('events', schema=None, reflect_kwargs=NO_REFERRED_TABLES) as batch_op:
         batch_op.add_column(sa.Column('sequence', sa.Integer(), server_default='0', nullable=False))
