@@ -4,7 +4,8 @@
 #    private sources list and state dir, so the system's apt sources are never changed) and consul-template
 #    (`go install` of a pinned version);
 #  - from Debian (bookworm, the system's sources): the PostgreSQL 15 server binaries (the tests start private
-#    instances), nginx, redis-server and redis-sentinel, prometheus, supervisor and wrk.
+#    instances), nginx, redis-server and redis-sentinel, prometheus, supervisor, wrk, and poppler-utils (pdftoppm)
+#    and zbar-tools (zbarimg), with which the certificate tests render a PDF page and decode its QR code.
 # Docker, docker-compose and the base image come from scripts/install-docker.sh.
 # A second run does nothing. TOOLS_DIR overrides the tools folder.
 set -euo pipefail
@@ -29,6 +30,8 @@ command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(prometheus)
 command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need[*]} (run as root, or: apt-get install ${need[*]})" >&2

@@ -13,13 +13,19 @@ from mutiroes.models import db, one_of
 
 
 def migrated_check_constraints() -> dict[str, str]:
-    """``sa.CheckConstraint("<text>", name=op.f("<name>"))`` of every migration, by name."""
+    """``sa.CheckConstraint("<text>", name=op.f("<name>"))`` in new tables and
+    ``batch_op.create_check_constraint(op.f("<name>"), "<text>")`` on existing ones, of every migration, by name."""
     found = {}
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "sa.CheckConstraint":
+            if not isinstance(node, ast.Call):
+                continue
+            if ast.unparse(node.func) == "sa.CheckConstraint":
                 (name,) = (keyword.value.args[0].value for keyword in node.keywords if keyword.arg == "name")
                 found[name] = node.args[0].value
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "create_check_constraint":
+                name, text = node.args
+                found[name.args[0].value] = text.value
     return found
 
 

@@ -1,5 +1,9 @@
 """The content domain's public module for the other domains: what event-detail and the stats embed of an event's
-content, the removal of that content when the event goes, and of a person's content when their account is erased.
+content, the copy of an event's needs for its series, the removal of that content when the event goes, and of a
+person's content when their account is erased.
+
+A comment or photo hidden by moderation (``moderation``) is shown only to its author and to the event's moderators
+(its organizing team and staff): every list here takes the viewer into account through :func:`shown_to`.
 """
 
 from __future__ import annotations
@@ -8,7 +12,14 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
+from mutiroes.content.models import (
+    ContentReport,
+    EventComment,
+    EventPhoto,
+    EventResource,
+    ResourcePledge,
+    Visibility,
+)
 from mutiroes.events.models import Event
 from mutiroes.models import db
 
@@ -20,9 +31,18 @@ DETAIL_RESOURCES_LIMIT = 100
 EMBEDDED_REPLIES = 3
 
 
-def with_replies(comments: list[EventComment]) -> list[EventComment]:
-    """Attach to each top-level comment its latest ``EMBEDDED_REPLIES`` replies (oldest first among them) and the
-    number of all its replies: two statements, however many replies there are."""
+def shown_to(model, *, viewer_id: int | None, moderator: bool) -> sa.ColumnElement[bool]:
+    """Which comments or photos (``model``) the viewer sees: all of them for a moderator; otherwise the visible ones
+    and the viewer's own."""
+    if moderator:
+        return sa.true()
+    visible = model.visibility == Visibility.VISIBLE
+    return visible if viewer_id is None else sa.or_(visible, model.user_id == viewer_id)
+
+
+def with_replies(comments: list[EventComment], shown: sa.ColumnElement[bool]) -> list[EventComment]:
+    """Attach to each top-level comment its latest ``EMBEDDED_REPLIES`` replies that the viewer sees (``shown``;
+    oldest first among them) and the number of all such replies: two statements, however many replies there are."""
     by_id = {comment.id: comment for comment in comments}
     for comment in comments:
         comment.replies = []
@@ -32,7 +52,7 @@ def with_replies(comments: list[EventComment]) -> list[EventComment]:
     parents = list(by_id)
     counts = db.session.execute(
         sa.select(EventComment.parent_id, sa.func.count())
-        .where(EventComment.parent_id.in_(parents))
+        .where(EventComment.parent_id.in_(parents), shown)
         .group_by(EventComment.parent_id)
     )
     for parent_id, count in counts:
@@ -45,7 +65,7 @@ def with_replies(comments: list[EventComment]) -> list[EventComment]:
         )
         .label("place")
     )
-    ranked = sa.select(EventComment.id, newest_first).where(EventComment.parent_id.in_(parents)).subquery()
+    ranked = sa.select(EventComment.id, newest_first).where(EventComment.parent_id.in_(parents), shown).subquery()
     replies = db.session.scalars(
         sa.select(EventComment)
         .join(ranked, ranked.c.id == EventComment.id)
@@ -59,10 +79,10 @@ def with_replies(comments: list[EventComment]) -> list[EventComment]:
     return comments
 
 
-def replies_of(comment_id: int) -> sa.Select:
+def replies_of(comment_id: int, shown: sa.ColumnElement[bool]) -> sa.Select:
     return (
         sa.select(EventComment)
-        .where(EventComment.parent_id == comment_id)
+        .where(EventComment.parent_id == comment_id, shown)
         .order_by(EventComment.created_at, EventComment.id)
     )
 
@@ -98,18 +118,18 @@ def give_back(released) -> int:
     return sum(per_resource.values())
 
 
-def top_level_comments(event_id: int) -> sa.Select:
+def top_level_comments(event_id: int, shown: sa.ColumnElement[bool]) -> sa.Select:
     return (
         sa.select(EventComment)
-        .where(EventComment.event_id == event_id, EventComment.parent_id.is_(None))
+        .where(EventComment.event_id == event_id, EventComment.parent_id.is_(None), shown)
         .order_by(EventComment.created_at.desc(), EventComment.id.desc())
     )
 
 
-def photos_of(event_id: int) -> sa.Select:
+def photos_of(event_id: int, shown: sa.ColumnElement[bool]) -> sa.Select:
     return (
         sa.select(EventPhoto)
-        .where(EventPhoto.event_id == event_id)
+        .where(EventPhoto.event_id == event_id, shown)
         .order_by(EventPhoto.created_at.desc(), EventPhoto.id.desc())
     )
 
@@ -118,16 +138,19 @@ def resources_of(event_id: int) -> sa.Select:
     return sa.select(EventResource).where(EventResource.event_id == event_id).order_by(EventResource.id)
 
 
-def attach_to_detail(event):
-    """What event-detail embeds of the content: four statements whatever the amounts."""
-    event.comments = with_replies(list(db.session.scalars(top_level_comments(event.id).limit(DETAIL_COMMENTS_LIMIT))))
-    event.photos = list(db.session.scalars(photos_of(event.id).limit(DETAIL_PHOTOS_LIMIT)))
+def attach_to_detail(event, *, viewer_id: int | None, moderator: bool):
+    """What event-detail embeds of the content, as this viewer sees it: four statements whatever the amounts."""
+    comments, photos = (shown_to(m, viewer_id=viewer_id, moderator=moderator) for m in (EventComment, EventPhoto))
+    event.comments = with_replies(
+        list(db.session.scalars(top_level_comments(event.id, comments).limit(DETAIL_COMMENTS_LIMIT))), comments
+    )
+    event.photos = list(db.session.scalars(photos_of(event.id, photos).limit(DETAIL_PHOTOS_LIMIT)))
     event.resources = list(db.session.scalars(resources_of(event.id).limit(DETAIL_RESOURCES_LIMIT)))
     return event
 
 
 def counts(event_id: int) -> dict[str, int]:
-    """The content numbers of the event stats, in one statement."""
+    """The content numbers of the event stats, in one statement; hidden comments and photos are not counted."""
 
     def scalar(statement):
         return statement.scalar_subquery()
@@ -135,8 +158,16 @@ def counts(event_id: int) -> dict[str, int]:
     R = EventResource  # a short alias keeps the aggregate readable
     row = db.session.execute(
         sa.select(
-            scalar(sa.select(sa.func.count()).select_from(EventPhoto).where(EventPhoto.event_id == event_id)),
-            scalar(sa.select(sa.func.count()).select_from(EventComment).where(EventComment.event_id == event_id)),
+            scalar(
+                sa.select(sa.func.count())
+                .select_from(EventPhoto)
+                .where(EventPhoto.event_id == event_id, EventPhoto.visibility == Visibility.VISIBLE)
+            ),
+            scalar(
+                sa.select(sa.func.count())
+                .select_from(EventComment)
+                .where(EventComment.event_id == event_id, EventComment.visibility == Visibility.VISIBLE)
+            ),
             scalar(sa.select(sa.func.count()).select_from(R).where(R.event_id == event_id)),
             scalar(
                 sa.select(sa.func.count())
@@ -160,6 +191,7 @@ def purge_event(event_id: int) -> list[str]:
     Explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma.
     """
     files = list(db.session.scalars(sa.select(EventPhoto.photo).where(EventPhoto.event_id == event_id)))
+    db.session.execute(sa.delete(ContentReport).where(ContentReport.event_id == event_id))
     resource_ids = sa.select(EventResource.id).where(EventResource.event_id == event_id).scalar_subquery()
     db.session.execute(sa.delete(ResourcePledge).where(ResourcePledge.resource_id.in_(resource_ids)))
     db.session.execute(sa.delete(EventResource).where(EventResource.event_id == event_id))
@@ -177,8 +209,22 @@ def erase_author(user_id: int, now: dt.datetime) -> list[str]:
     to bring is needed again); pledges to past events stay, anonymous. Returns the photo files to remove after the
     commit."""
     files = list(db.session.scalars(sa.select(EventPhoto.photo).where(EventPhoto.user_id == user_id)))
-    db.session.execute(sa.delete(EventPhoto).where(EventPhoto.user_id == user_id))
     mine = sa.select(EventComment.id).where(EventComment.user_id == user_id).scalar_subquery()
+    my_photos = sa.select(EventPhoto.id).where(EventPhoto.user_id == user_id).scalar_subquery()
+    # moderation reports they filed, and those of their items and of the replies that go with them (explicit for
+    # SQLite, like the rest)
+    replies = sa.select(EventComment.id).where(EventComment.parent_id.in_(mine)).scalar_subquery()
+    db.session.execute(
+        sa.delete(ContentReport).where(
+            sa.or_(
+                ContentReport.reporter_id == user_id,
+                ContentReport.comment_id.in_(mine),
+                ContentReport.comment_id.in_(replies),
+                ContentReport.photo_id.in_(my_photos),
+            )
+        )
+    )
+    db.session.execute(sa.delete(EventPhoto).where(EventPhoto.user_id == user_id))
     # explicit for SQLite; PostgreSQL's ON DELETE CASCADE would do the same
     db.session.execute(sa.delete(EventComment).where(EventComment.parent_id.in_(mine)))
     db.session.execute(sa.delete(EventComment).where(EventComment.user_id == user_id))
@@ -199,3 +245,23 @@ def erase_author(user_id: int, now: dt.datetime) -> list[str]:
     if upcoming:
         db.session.execute(sa.delete(ResourcePledge).where(ResourcePledge.id.in_([row[0] for row in upcoming])))
     return files
+
+
+def copy_resources(from_event_id: int, to_event_ids: list[int]) -> None:
+    """Give each of ``to_event_ids`` the needs of ``from_event_id`` (nothing pledged yet): a series' copies."""
+    resources = db.session.scalars(resources_of(from_event_id)).all()
+    rows = [
+        {
+            "event_id": event_id,
+            "name": resource.name,
+            "description": resource.description,
+            "resource_type": resource.resource_type,
+            "quantity_needed": resource.quantity_needed,
+            "quantity_provided": 0,
+            "unit": resource.unit,
+        }
+        for event_id in to_event_ids
+        for resource in resources
+    ]
+    if rows:
+        db.session.execute(sa.insert(EventResource), rows)

@@ -7,7 +7,14 @@ from flask_smorest.fields import Upload
 from marshmallow import validate
 from werkzeug.datastructures import FileStorage
 
-from mutiroes.content.models import COMMENT_MAX_LENGTH, ResourceType
+from mutiroes.content.models import (
+    COMMENT_MAX_LENGTH,
+    REPORT_DETAILS_MAX_LENGTH,
+    ReportReason,
+    ReportStatus,
+    ResourceType,
+    Visibility,
+)
 from mutiroes.platform import images
 from mutiroes.schemas import (
     BaseSchema,
@@ -44,6 +51,11 @@ class ReplySchema(ma.Schema):
     user_name = ma.fields.Function(lambda c: c.user.full_name, required=True)
     user_avatar = ma.fields.Function(lambda c: images.absolute_url(c.user.avatar), allow_none=True, required=True)
     parent = ma.fields.Integer(attribute="parent_id", allow_none=True, required=True)
+    is_hidden = ma.fields.Function(
+        lambda item: item.visibility != Visibility.VISIBLE,
+        required=True,
+        metadata={"description": "Hidden by moderation: shown only to its author and the event's moderators."},
+    )
     replies = ma.fields.List(
         ma.fields.Dict(), required=True, metadata={"description": "Always empty: replies have no replies."}
     )
@@ -72,6 +84,11 @@ class PhotoSchema(ma.Schema):
     is_after = ma.fields.Boolean(required=True)
     user_id = ma.fields.Integer(required=True)
     user_name = ma.fields.Function(lambda p: p.user.full_name, required=True)
+    is_hidden = ma.fields.Function(
+        lambda item: item.visibility != Visibility.VISIBLE,
+        required=True,
+        metadata={"description": "Hidden by moderation: shown only to its author and the event's moderators."},
+    )
     created_at = LocalDateTime(required=True)
 
 
@@ -96,6 +113,37 @@ class PledgeSchema(ma.Schema):
     user_name = ma.fields.Function(lambda p: p.user.full_name, required=True)
     quantity = ma.fields.Integer(required=True)
     created_at = LocalDateTime(required=True)
+
+
+class ContentReportSchema(ma.Schema):
+    """A report, as its reporter and the moderators see it (who filed it is not shown)."""
+
+    id = ma.fields.Integer(required=True)
+    reason = ma.fields.String(required=True, metadata={"enum": list(ReportReason)})
+    details = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(ReportStatus)})
+    created_at = LocalDateTime(required=True)
+    reviewed_at = LocalDateTime(allow_none=True, required=True)
+
+
+class ModerationItemSchema(ma.Schema):
+    item_type = ma.fields.String(required=True, metadata={"enum": ["comment", "photo"]})
+    item_id = ma.fields.Integer(required=True)
+    event_id = ma.fields.Integer(required=True)
+    event_title = ma.fields.String(required=True)
+    author_id = ma.fields.Integer(required=True)
+    author_name = ma.fields.String(required=True)
+    content = ma.fields.String(required=True, metadata={"description": "The comment, or the photo's caption."})
+    photo = ma.fields.String(allow_none=True, required=True, metadata={"description": "Photos only: its URL."})
+    visibility = ma.fields.String(required=True, metadata={"enum": list(Visibility)})
+    open_reports_count = ma.fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+    reports = ma.fields.List(
+        ma.fields.Nested(ContentReportSchema), required=True, metadata={"description": "Newest first."}
+    )
+
+
+ModerationPageSchema = page_schema(ModerationItemSchema, "ModerationPage")
 
 
 # --- in --------------------------------------------------------------------------------------------------------
@@ -212,3 +260,28 @@ class ReplyArgsSchema(PaginationArgsSchema):
 class PhotoArgsSchema(PaginationArgsSchema):
     is_before = ma.fields.Boolean()
     is_after = ma.fields.Boolean()
+
+
+class ReportCreateSchema(BaseSchema):
+    reason = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(ReportReason), error="Use spam, offensive, personal_data ou other."),
+    )
+    details = ma.fields.String(
+        load_default="",
+        validate=validate.Length(max=REPORT_DETAILS_MAX_LENGTH, error="Use no máximo {max} caracteres."),
+    )
+
+
+class ModerationArgsSchema(PaginationArgsSchema):
+    status = ma.fields.String(
+        load_default="open",
+        validate=validate.OneOf(("open", "all"), error="Use open ou all."),
+        metadata={"description": "`open` (default): items with a report waiting for review; `all`: every one."},
+    )
+
+
+class ModerationActionSchema(BaseSchema):
+    action = ma.fields.String(
+        required=True, validate=validate.OneOf(("hide", "restore", "dismiss"), error="Use hide, restore ou dismiss.")
+    )

@@ -1,8 +1,10 @@
 """Event content: comments, photos, the cover, resources and pledges, and the event's exports.
 
 Each public function is one unit of work. Who may do what reuses the events domain's rules: an event the caller may
-not see is 404; seeing it but lacking the role is 403. Files: an image is stored only after every check passed; if
-the database write then fails, the stored file is removed; a replaced or deleted file is removed after the commit.
+not see is 404; seeing it but lacking the role is 403. A comment or photo hidden by moderation exists only for its
+author and the event's moderators (``public.shown_to``): for anyone else it is 404, like one that never existed.
+Files: an image is stored only after every check passed; if the database write then fails, the stored file is
+removed; a replaced or deleted file is removed after the commit.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
-from mutiroes.content.public import give_back, photos_of, replies_of, resources_of, top_level_comments, with_replies
+from mutiroes.content.models import ContentReport, EventComment, EventPhoto, EventResource, ResourcePledge
+from mutiroes.content.public import (
+    give_back,
+    photos_of,
+    replies_of,
+    resources_of,
+    shown_to,
+    top_level_comments,
+    with_replies,
+)
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
 from mutiroes.events.models import Event, EventStatus
@@ -48,22 +58,30 @@ def _commit_unless_gone(message: str) -> None:
         raise NotFound(message) from exc
 
 
+def shown(model, event: Event, caller: User | None) -> sa.ColumnElement[bool]:
+    """The comments or photos of ``event`` that ``caller`` sees (moderation hides some from everyone else)."""
+    return shown_to(
+        model, viewer_id=caller.id if caller is not None else None, moderator=access.can_manage(event, caller)
+    )
+
+
 # --- comments --------------------------------------------------------------------------------------------------
 
 
 def get_comments(*, event_id: int, caller: User | None, page: int, page_size: int) -> tuple[int, list[EventComment]]:
     """Top-level comments, newest first, each with its replies: three statements per page."""
     event = access.get_visible(event_id, caller)
-    count, rows = paginate(top_level_comments(event.id), page=page, page_size=page_size)
-    return count, with_replies(rows)
+    visible = shown(EventComment, event, caller)
+    count, rows = paginate(top_level_comments(event.id, visible), page=page, page_size=page_size)
+    return count, with_replies(rows, visible)
 
 
 def get_replies(
     *, event_id: int, comment_id: int, caller: User | None, page: int, page_size: int
 ) -> tuple[int, list[EventComment]]:
     """Every reply of a top-level comment, oldest first (event-detail and the comment list embed only the latest)."""
-    _event, comment = _get_comment(event_id, comment_id, caller)
-    count, rows = paginate(replies_of(comment.id), page=page, page_size=page_size)
+    event, comment = _get_comment(event_id, comment_id, caller)
+    count, rows = paginate(replies_of(comment.id, shown(EventComment, event, caller)), page=page, page_size=page_size)
     for reply in rows:
         reply.replies = []
     return count, rows
@@ -74,7 +92,9 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
     counted on every replica through Redis)."""
     event = access.get_visible(event_id, user)
     if parent is not None:
-        parent_comment = db.session.get(EventComment, parent)
+        parent_comment = db.session.scalar(
+            sa.select(EventComment).where(EventComment.id == parent, shown(EventComment, event, user))
+        )
         if parent_comment is None or parent_comment.event_id != event.id:
             raise ValidationError({"parent": ["Comentário inexistente neste evento."]})
         if parent_comment.parent_id is not None:
@@ -101,7 +121,9 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
 def _get_comment(event_id: int, comment_id: int, caller: User | None) -> tuple[Event, EventComment]:
     event = access.get_visible(event_id, caller)
     comment = db.session.scalar(
-        sa.select(EventComment).where(EventComment.id == comment_id, EventComment.event_id == event.id)
+        sa.select(EventComment).where(
+            EventComment.id == comment_id, EventComment.event_id == event.id, shown(EventComment, event, caller)
+        )
     )
     if comment is None:
         raise NotFound("Comentário não encontrado.")
@@ -122,7 +144,8 @@ def update_comment(*, event_id: int, comment_id: int, caller: User, content: str
     comment.content = content
     _commit_unless_gone("Comentário não encontrado.")
     if comment.parent_id is None:
-        return with_replies([comment])[0]
+        event = access.get_event(event_id)  # already loaded by the check above
+        return with_replies([comment], shown(EventComment, event, caller))[0]
     comment.replies = []
     return comment
 
@@ -133,6 +156,10 @@ def delete_comment(*, event_id: int, comment_id: int, caller: User) -> None:
     if comment.user_id != caller.id and not access.can_manage(event, caller):
         raise Forbidden("Apenas o autor ou o organizador podem excluir este comentário.")
     # explicit for SQLite; PostgreSQL's ON DELETE CASCADE would do the same
+    thread = sa.select(EventComment.id).where(
+        sa.or_(EventComment.id == comment.id, EventComment.parent_id == comment.id)
+    )
+    db.session.execute(sa.delete(ContentReport).where(ContentReport.comment_id.in_(thread)))
     db.session.execute(sa.delete(EventComment).where(EventComment.parent_id == comment.id))
     db.session.delete(comment)
     _commit_unless_gone("Comentário não encontrado.")
@@ -151,7 +178,7 @@ def get_photos(
     is_after: bool | None = None,
 ) -> tuple[int, list[EventPhoto]]:
     event = access.get_visible(event_id, caller)
-    statement = photos_of(event.id)
+    statement = photos_of(event.id, shown(EventPhoto, event, caller))
     if is_before is not None:
         statement = statement.where(EventPhoto.is_before.is_(is_before))
     if is_after is not None:
@@ -185,12 +212,17 @@ def add_photo(
 def delete_photo(*, event_id: int, photo_id: int, caller: User) -> None:
     """The uploader or the organizer (or staff) deletes a photo; its file goes once the row is gone."""
     event = access.get_visible(event_id, caller)
-    photo = db.session.scalar(sa.select(EventPhoto).where(EventPhoto.id == photo_id, EventPhoto.event_id == event.id))
+    photo = db.session.scalar(
+        sa.select(EventPhoto).where(
+            EventPhoto.id == photo_id, EventPhoto.event_id == event.id, shown(EventPhoto, event, caller)
+        )
+    )
     if photo is None:
         raise NotFound("Foto não encontrada.")
     if photo.user_id != caller.id and not access.can_manage(event, caller):
         raise Forbidden("Apenas quem enviou a foto ou o organizador podem excluí-la.")
     path = photo.photo
+    db.session.execute(sa.delete(ContentReport).where(ContentReport.photo_id == photo.id))  # explicit for SQLite
     db.session.delete(photo)
     _commit_unless_gone("Foto não encontrada.")
     images.delete(path)

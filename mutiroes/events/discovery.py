@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mutiroes.errors import ValidationError
+from mutiroes.events.access import organized_by
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
     Event,
@@ -100,10 +101,11 @@ def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select
     status = filters.get("status") or EventStatus.PUBLISHED
     statement = sa.select(Event.id).where(Event.status == status)
     if caller is None or not caller.is_staff:
-        own = Event.organizer_id == caller.id if caller is not None else sa.false()
-        # other people's events: published and public only; every other status lists the caller's own events.
-        # Asked for private ones, that leaves one's own (said plainly: the planner would not see that a private
-        # filter and "public or own" leave only "own", and would read every public event to find none)
+        own = organized_by(caller.id) if caller is not None else sa.false()
+        # other people's events: published and public only; every other status lists the caller's own events (those
+        # they organize or co-organize). Asked for private ones, that leaves one's own (said plainly: the planner
+        # would not see that a private filter and "public or own" leave only "own", and would read every public
+        # event to find none)
         if status != EventStatus.PUBLISHED or filters.get("is_public") is False:
             statement = statement.where(own)
         else:
@@ -130,6 +132,8 @@ def list_statement(*, caller: User | None, filters: dict[str, Any]) -> sa.Select
         )
     if filters.get("organizer") is not None:
         statement = statement.where(Event.organizer_id == filters["organizer"])
+    if filters.get("series") is not None:
+        statement = statement.where(Event.series_id == filters["series"])
     return statement.order_by(*ORDERINGS[filters.get("ordering") or "-created_at"])
 
 
@@ -181,8 +185,9 @@ def nearby(*, latitude: float, longitude: float, radius: float, limit: int) -> l
 
 
 def my_events(*, user: User) -> dict[str, list[Event]]:
+    """``organized``: the events the caller organizes or co-organizes; ``participating``: joined, not left."""
     organized = db.session.scalars(
-        sa.select(Event).where(Event.organizer_id == user.id).order_by(Event.start_date.desc(), Event.id.desc())
+        sa.select(Event).where(organized_by(user.id)).order_by(Event.start_date.desc(), Event.id.desc())
     ).all()
     participating = db.session.scalars(
         sa.select(Event)

@@ -7,7 +7,6 @@ import io
 import re
 
 import sqlalchemy as sa
-from flask import current_app
 
 from mutiroes.events import access, ical
 from mutiroes.events.models import EventParticipant, ParticipationStatus
@@ -19,7 +18,7 @@ from mutiroes.users.models import User
 
 def ical_export(*, event_id: int, caller: User | None) -> bytes:
     event = access.get_visible(event_id, caller)
-    return ical.for_event(event, site_url=current_app.config["MUTIROES"].site_url)
+    return ical.export(event)
 
 
 CSV_HEADER = (

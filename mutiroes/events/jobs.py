@@ -5,7 +5,11 @@ Every email has a delivery key (``mutiroes.mail``), so a retried or repeated job
   registration time, so leaving and joining again is a new registration that is told again;
 - ``event_changed`` is keyed by the moment of the change (``changed_at``, given by the requester);
 - ``event_cancelled`` is sent once per event and person;
-- reminders are keyed ``reminder_<kind>:<event_id>:<email>``: each reminder once per participant.
+- reminders are keyed ``reminder_<kind>:<event_id>:<email>``: each reminder once per participant;
+- an organizers' message is keyed by the message: each person addressed gets it once.
+
+Confirmations, changes and cancellations attach the event's calendar entry (``ical``): METHOD:REQUEST with the
+current SEQUENCE, or METHOD:CANCEL, so the entry a calendar took from an earlier email is updated or removed.
 """
 
 from __future__ import annotations
@@ -18,8 +22,16 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mutiroes import jobs, mail
-from mutiroes.events import ical
-from mutiroes.events.models import Event, EventParticipant, EventStatus, ParticipationStatus
+from mutiroes.events import ical, service
+from mutiroes.events.ical import event_url, place_of
+from mutiroes.events.models import (
+    Event,
+    EventMessage,
+    EventMessageRecipient,
+    EventParticipant,
+    EventStatus,
+    ParticipationStatus,
+)
 from mutiroes.models import db
 from mutiroes.timeutil import to_local, utcnow
 from mutiroes.users.models import User
@@ -79,31 +91,33 @@ def format_when(start: dt.datetime, end: dt.datetime | None = None) -> str:
     return f"{day}, às {local_start:%H:%M}, até {local_end:%d/%m/%Y %H:%M} ({zone_name})"
 
 
-def place_of(event: Event) -> str:
-    city = f"{event.city} - {event.state}" if event.state else event.city
-    return ", ".join(part for part in (event.address, city) if part)
-
-
 def map_url(event: Event) -> str:
     return f"https://www.google.com/maps/search/?api=1&query={event.latitude:.6f}%2C{event.longitude:.6f}"
 
 
-def event_url(event_id: int) -> str:
-    return f"{current_app.config['MUTIROES'].site_url}/eventos/{event_id}"
+def calendar_attachment(entry: ical.Entry, user: User, method: ical.Method) -> mail.Attachment:
+    """The email's calendar entry for one participant, built by the one iCal path (``events.ical``)."""
+    content = ical.invitation(entry, method=method, email=user.email, name=user.full_name)
+    filename = "cancelamento.ics" if method == ical.Method.CANCEL else "convite.ics"
+    return mail.Attachment(filename, content, f"text/calendar; method={method.value}; charset=utf-8")
 
 
-def calendar_invite(event: Event) -> mail.Attachment:
-    """The confirmation's iCal attachment, built by the one iCal builder (``events.ical``)."""
-    content = ical.calendar(
-        uid=ical.uid_for_event(event.id),
-        start=event.start_date,
-        end=event.end_date,
-        summary=event.title,
-        location=place_of(event),
-        description=event.description[:1000],
-        url=event_url(event.id),
+def _deleted_event_entry(
+    event_id: int, title: str | None, start: str | None, end: str | None, place: str | None, sequence: int | None
+) -> ical.Entry | None:
+    """The cancelled entry of an event deleted before this job ran, from what its deletion left; ``None`` when that
+    is not enough (a job requested before deletions left the end and the sequence)."""
+    if not (title and start and end) or sequence is None:
+        return None
+    return ical.Entry(
+        event_id=event_id,
+        summary=title,
+        start=dt.datetime.fromisoformat(start),
+        end=dt.datetime.fromisoformat(end),
+        status="CANCELLED",
+        sequence=sequence,
+        location=place or "",
     )
-    return mail.Attachment("convite.ics", content, "text/calendar; method=PUBLISH; charset=utf-8")
 
 
 def _wording(notification_type: str, status: str | None, title: str) -> tuple[str, str, str, bool]:
@@ -138,7 +152,7 @@ def _wording(notification_type: str, status: str | None, title: str) -> tuple[st
         "event_changed": (
             f"O evento mudou: {title}",
             "O organizador alterou a data, o horário ou o local do evento. Confira como ficou:",
-            False,
+            True,
         ),
         "event_cancelled": (
             f"Evento cancelado: {title}",
@@ -147,7 +161,11 @@ def _wording(notification_type: str, status: str | None, title: str) -> tuple[st
         ),
     }
     subject, intro, invite = wording[notification_type]
-    closing = "Leve água, protetor solar e o que o organizador pediu." if invite else ""
+    closing = (
+        "Leve água, protetor solar e o que o organizador pediu."
+        if invite and notification_type != "event_changed"
+        else ""
+    )
     return subject, intro, closing, invite
 
 
@@ -168,12 +186,15 @@ def send_event_notification_email(
     event_start: str | None = None,
     event_place: str | None = None,
     changed_at: str | None = None,
+    event_end: str | None = None,
+    event_sequence: int | None = None,
 ) -> str:
     """Tell a participant what happened to their participation or to the event, once.
 
     Reloads the rows, so the message reflects the state after the change. A deleted event is gone by the time this
-    runs: its cancellation request carries ``event_title``, ``event_start`` (ISO 8601) and ``event_place`` instead;
-    any other email about a deleted event ends without sending.
+    runs: its cancellation request carries ``event_title``, ``event_start``, ``event_end`` (ISO 8601),
+    ``event_place`` and ``event_sequence`` (of the cancellation) instead; any other email about a deleted event ends
+    without sending.
     """
     if notification_type not in NOTIFICATION_TYPES:
         log.error("unknown event notification type %r", notification_type)
@@ -227,15 +248,78 @@ def send_event_notification_email(
         map_url=location_link,
         event_url=link,
     )
+    if notification_type == "event_cancelled":
+        entry = (
+            ical.Entry.of(event)
+            if event is not None
+            else _deleted_event_entry(event_id, event_title, event_start, event_end, event_place, event_sequence)
+        )
+        attachments = (calendar_attachment(entry, user, ical.Method.CANCEL),) if entry is not None else ()
+    elif invite:
+        attachments = (calendar_attachment(ical.Entry.of(event), user, ical.Method.REQUEST),)
+    else:
+        attachments = ()
     message = mail.Message(
         key=mail.delivery_key(f"event_{notification_type}", *ids, recipient=user.email),
         to=user.email,
         subject=subject,
         text=text,
         html=html,
-        attachments=(calendar_invite(event),) if invite and event is not None else (),
+        attachments=attachments,
     )
     return "sent" if mail.send(message) else "skipped: already delivered"
+
+
+# --- organizers' messages -------------------------------------------------------------------------------------
+
+
+@jobs.job(queue=jobs.EMAILS, timeout=3600)
+def send_event_message_emails(message_id: int) -> dict[str, Any]:
+    """Email an organizers' message to each person it was addressed to, once, over one SMTP connection.
+
+    It goes to every active person addressed, whatever their notification preferences: the organizers wrote to the
+    people of their event, as they would by phone. People already sent it are left out by the query itself.
+    """
+    message = db.session.get(EventMessage, message_id)
+    if message is None:
+        return {"skipped": "message gone", "sent": 0}
+    event = message.event
+    kind = "event_message"
+    key = sa.literal(f"{kind}:{message.id}:") + sa.func.lower(sa.func.trim(User.email))
+    already = sa.exists().where(mail.EmailDelivery.key == key)
+    people = db.session.execute(
+        sa.select(User.email, User.first_name, User.username)
+        .join(EventMessageRecipient, EventMessageRecipient.user_id == User.id)
+        .where(EventMessageRecipient.message_id == message.id, User.is_active.is_(True), ~already)
+        .order_by(User.id)
+    ).all()
+    sender = message.sent_by.full_name if message.sent_by is not None else "A organização"
+    subject = f"{message.subject} — {event.title}"
+    common = {
+        "subject": subject,
+        "sender": sender,
+        "message_subject": message.subject,
+        "paragraphs": [part.strip() for part in message.body.replace("\r\n", "\n").split("\n\n") if part.strip()],
+        "title": event.title,
+        "when": format_when(event.start_date, event.end_date),
+        "place": place_of(event),
+        "event_url": event_url(event.id),
+    }
+    db.session.rollback()  # no transaction stays open while talking to SMTP
+
+    def messages():
+        for person in people:
+            text, html = mail.render("event_message", name=person.first_name or person.username, **common)
+            yield mail.Message(
+                key=mail.delivery_key(kind, message_id, recipient=person.email),
+                to=person.email,
+                subject=subject,
+                text=text,
+                html=html,
+            )
+
+    result = mail.send_bulk(messages())
+    return {"sent": result.sent, "skipped": result.skipped, "rejected": result.rejected}
 
 
 # --- reminders -------------------------------------------------------------------------------------------------
@@ -356,12 +440,9 @@ def complete_ended_events(now: dt.datetime) -> int:
 def delete_stale_drafts(now: dt.datetime) -> int:
     """Drafts whose start passed more than 30 days ago are deleted (with their participations)."""
     stale = sa.select(Event.id).where(Event.status == EventStatus.DRAFT, Event.start_date < now - DRAFT_RETENTION)
-    # explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma
-    db.session.execute(
-        sa.delete(EventParticipant)
-        .where(EventParticipant.event_id.in_(stale))
-        .execution_options(synchronize_session=False)
-    )
+    # participations, co-organizers and messages first: explicit, because SQLite does not enforce ON DELETE CASCADE
+    # without a pragma
+    service.purge_dependents(stale)
     return db.session.execute(
         sa.delete(Event)
         .where(Event.status == EventStatus.DRAFT, Event.start_date < now - DRAFT_RETENTION)

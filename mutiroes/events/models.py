@@ -1,4 +1,4 @@
-"""Events domain models: categories, events and participations.
+"""Events domain models: categories, events, participations, co-organizers, organizer messages and calendar feeds.
 
 Capacity lives in the database: ``events.confirmed_count`` is changed only by single conditional UPDATEs
 (``... SET confirmed_count = confirmed_count + 1 WHERE confirmed_count < max_participants``) and a CHECK keeps it
@@ -8,6 +8,10 @@ One participation per (event, user) is a UNIQUE constraint.
 What the list's ``search`` and ``city`` filters compare is stored with the row (``searchable_text``,
 ``searchable_city``, written on every flush of an event): plain columns that indexes serve (a trigram index on
 PostgreSQL for search) and that cost no function call per row when scanned.
+
+``sequence`` is the RFC 5545 SEQUENCE of the event's calendar entry: raised by one whenever what that entry shows
+changes (``ical.shown``), so every calendar that holds the entry replaces it. ``series_id`` ties the events made by
+repeating one (``series``): the id of the first event of the series, on that event too.
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ ACTIVE_PARTICIPATION_STATUSES = (
     ParticipationStatus.CONFIRMED,
     ParticipationStatus.WAITLISTED,
 )
+
+
+class MessageAudience(enum.StrEnum):
+    CONFIRMED = "confirmed"  # confirmed participants
+    ALL = "all"  # confirmed, pending and waitlisted participants
 
 
 class ExperienceLevel(enum.StrEnum):
@@ -131,6 +140,11 @@ class Event(TimestampMixin, db.Model):
     # searchable); the ORM writes them
     searchable_text: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     searchable_city: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    # raised whenever what the calendar entry shows changes (see the module docstring)
+    sequence: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0, server_default="0")
+    # the first event of the series this one belongs to (see the module docstring); null for a one-off event. Not a
+    # foreign key: the series stays a series when its first event is deleted
+    series_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
 
     # what a response shows beyond the row, set per request by the service (never stored)
     show_check_in_code = False
@@ -138,12 +152,21 @@ class Event(TimestampMixin, db.Model):
     waitlist_count = 0
     participants = ()
     distance_km = None
-    comments = ()  # the content domain's first comments, photos and resources (content.queries.attach_to_detail)
+    comments = ()  # the content domain's first comments, photos and resources (content.public.attach_to_detail)
     photos = ()
     resources = ()
 
     category: Mapped[EventCategory] = relationship(lazy="joined", innerjoin=True)
     organizer: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    # read-only view of ``EventCoOrganizer`` rows, which the organizers service writes
+    co_organizers: Mapped[list[User]] = relationship(
+        secondary="event_co_organizers",
+        primaryjoin="Event.id == EventCoOrganizer.event_id",
+        secondaryjoin="User.id == EventCoOrganizer.user_id",
+        order_by="EventCoOrganizer.created_at, EventCoOrganizer.user_id",
+        viewonly=True,
+        lazy="select",
+    )
 
     __table_args__ = (
         sa.CheckConstraint("confirmed_count >= 0 AND confirmed_count <= max_participants", name="capacity"),
@@ -151,6 +174,7 @@ class Event(TimestampMixin, db.Model):
         sa.CheckConstraint("start_date < end_date", name="starts_before_end"),
         sa.CheckConstraint("registration_deadline <= start_date", name="deadline_before_start"),
         sa.CheckConstraint("latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180", name="coordinates"),
+        sa.CheckConstraint("sequence >= 0", name="sequence_non_negative"),
         one_of("status", EventStatus),
         # the list: one index per ordering, each led by the status every list filters on, so a page is read in
         # order and stops after its rows (the other filters are checked on the way, or use their own index)
@@ -167,6 +191,12 @@ class Event(TimestampMixin, db.Model):
     def refresh_searchable_text(self) -> None:
         self.searchable_text = SEARCH_FIELD_SEPARATOR.join(searchable(getattr(self, name)) for name in SEARCHED_FIELDS)
         self.searchable_city = searchable(self.city)
+
+    @property
+    def place(self) -> str:
+        """``Parque Ibirapuera, São Paulo - SP``: calendar entries' LOCATION, the emails' "Onde", certificates."""
+        city = f"{self.city} - {self.state}" if self.state else self.city
+        return ", ".join(part for part in (self.address, city) if part)
 
     def available_spots(self) -> int:
         return max(0, self.max_participants - self.confirmed_count)
@@ -222,3 +252,69 @@ class EventParticipant(db.Model):
         sa.CheckConstraint("(status = 'waitlisted') = (waitlisted_at IS NOT NULL)", name="waitlist_order"),
         sa.Index("ix_event_participants_event_status", "event_id", "status"),
     )
+
+
+class EventCoOrganizer(db.Model):
+    """A co-organizer of an event: everything the organizer may do except delete it or change its co-organizers
+    (``access``). The organizer is never one of them."""
+
+    __tablename__ = "event_co_organizers"
+
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class EventMessage(db.Model):
+    """A message from the event's organizers to its participants, emailed once to each person addressed.
+
+    Who was addressed is fixed when it is sent (``EventMessageRecipient``): a person who joins later neither gets it
+    nor sees it listed.
+    """
+
+    __tablename__ = "event_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
+    sent_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(sa.String(150), nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    audience: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    recipients_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    sent_by: Mapped[User | None] = relationship(lazy="joined")
+    event: Mapped[Event] = relationship(lazy="select")
+
+    __table_args__ = (
+        one_of("audience", MessageAudience),
+        sa.CheckConstraint("length(subject) BETWEEN 1 AND 150", name="subject_length"),
+        sa.CheckConstraint("length(body) BETWEEN 1 AND 5000", name="body_length"),
+        sa.CheckConstraint("recipients_count >= 0", name="recipients_count_non_negative"),
+        # the listing (newest first) and the daily limit (messages of the last 24 hours) both read this
+        sa.Index("ix_event_messages_event_created", "event_id", "created_at"),
+    )
+
+
+class EventMessageRecipient(db.Model):
+    """One person a message was addressed to."""
+
+    __tablename__ = "event_message_recipients"
+
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("event_messages.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class CalendarFeed(db.Model):
+    """A person's secret calendar feed: whoever holds the token reads their events as iCalendar.
+
+    Kept as it is (not hashed) because the person may ask for the URL again at any time; making a new one replaces
+    the token, and the old URL stops working.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

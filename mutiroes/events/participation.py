@@ -36,7 +36,7 @@ NOTIFICATION_JOB = "send_event_notification_email"
 CHECK_IN_OPENS_BEFORE = dt.timedelta(minutes=60)
 
 
-def notify(event: Event, user_id: int, notification_type: str, **snapshot: str) -> None:
+def notify(event: Event, user_id: int, notification_type: str, **snapshot: str | int) -> None:
     jobs.request(NOTIFICATION_JOB, event_id=event.id, user_id=user_id, notification_type=notification_type, **snapshot)
 
 

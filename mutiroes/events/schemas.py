@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from mutiroes.content.schemas import CommentSchema, PhotoSchema, ResourceSchema
-from mutiroes.events.models import EventStatus, ExperienceLevel, ParticipationStatus
+from mutiroes.events.models import EventStatus, ExperienceLevel, MessageAudience, ParticipationStatus
 from mutiroes.platform import images
 from mutiroes.schemas import (
     BRAZILIAN_STATES,
@@ -24,6 +24,8 @@ from mutiroes.schemas import (
 )
 
 ORDERINGS = ("start_date", "-start_date", "created_at", "-created_at", "participants_count", "-participants_count")
+FREQUENCIES = ("weekly", "biweekly", "monthly")
+MAX_REPEAT_COUNT = 52
 MAX_RADIUS_KM = 500
 MAX_NEARBY_LIMIT = 200
 
@@ -60,6 +62,11 @@ class EventListItemSchema(ma.Schema):
     is_active = ma.fields.Function(lambda event: event.is_active(), required=True)
     is_registration_open = ma.fields.Function(lambda event: event.is_registration_open(), required=True)
     cover_image_url = ma.fields.Function(lambda event: images.absolute_url(event.cover_image), allow_none=True)
+    series_id = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Shared by the events of one series (`repeat`); null for a one-off event."},
+    )
     created_at = LocalDateTime(required=True)
 
 
@@ -77,8 +84,20 @@ class ParticipantSummarySchema(ma.Schema):
     checked_in = ma.fields.Boolean(required=True)
 
 
+class CoOrganizerSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String(required=True)
+    name = ma.fields.Function(lambda user: user.full_name, required=True)
+    avatar = ma.fields.Function(lambda user: images.absolute_url(user.avatar), allow_none=True, required=True)
+
+
 class EventDetailSchema(EventListItemSchema):
     organizer = ma.fields.Function(lambda event: event.organizer.username, required=True)
+    co_organizers = ma.fields.List(
+        ma.fields.Nested(CoOrganizerSchema),
+        required=True,
+        metadata={"description": "They may do everything the organizer does but delete the event or change them."},
+    )
     user_participating = ma.fields.Boolean(required=True)
     organizer_avatar = ma.fields.Function(lambda event: images.absolute_url(event.organizer.avatar), allow_none=True)
     registration_deadline = LocalDateTime(required=True)
@@ -295,6 +314,7 @@ class EventQueryArgsSchema(_CoordinatesMixin, PaginationArgsSchema):
     longitude = _longitude()
     radius = _radius(metadata={"description": "km; default 10 when latitude and longitude are given."})
     organizer = id_field()
+    series = id_field(metadata={"description": "The events of one series (their `series_id`)."})
     ordering = ma.fields.String(
         load_default="-created_at",
         validate=validate.OneOf(ORDERINGS, error="Ordenação inválida. Use uma de: {choices}."),
@@ -342,3 +362,71 @@ class ParticipationUpdateSchema(_EmergencyFieldsMixin, BaseSchema):
 
 class ParticipantsArgsSchema(PaginationArgsSchema):
     status = ma.fields.String(validate=validate.OneOf(tuple(ParticipationStatus), error="Status inválido."))
+
+
+# --- organizing together ---------------------------------------------------------------------------------------
+
+
+class CoOrganizerCreateSchema(BaseSchema):
+    user_id = id_field(strict=True, required=True, metadata={"description": "The person who joins the organization."})
+
+
+class RepeatSchema(BaseSchema):
+    frequency = ma.fields.String(
+        required=True, validate=validate.OneOf(FREQUENCIES, error="Use weekly, biweekly ou monthly.")
+    )
+    count = ma.fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=1, max=MAX_REPEAT_COUNT, error="Informe um número entre {min} e {max}."),
+        metadata={"description": "How many copies, at the next dates of the rhythm."},
+    )
+
+
+class MessageSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    subject = ma.fields.String(required=True)
+    body = ma.fields.String(required=True)
+    audience = ma.fields.String(required=True, metadata={"enum": list(MessageAudience)})
+    sent_by_name = ma.fields.Function(
+        lambda message: message.sent_by.full_name if message.sent_by is not None else "", required=True
+    )
+    recipients_count = ma.fields.Integer(required=True)
+    created_at = LocalDateTime(required=True)
+
+
+MessagePageSchema = page_schema(MessageSchema, "EventMessagePage")
+
+
+class MessageCreateSchema(BaseSchema):
+    subject = ma.fields.String(
+        required=True, validate=validate.Length(min=1, max=150, error="Use de {min} a {max} caracteres.")
+    )
+    body = ma.fields.String(
+        required=True, validate=validate.Length(min=1, max=5000, error="Use de {min} a {max} caracteres.")
+    )
+    audience = ma.fields.String(
+        load_default=MessageAudience.CONFIRMED,
+        validate=validate.OneOf(tuple(MessageAudience), error="Use confirmed ou all."),
+        metadata={"description": "`confirmed`, or `all` = confirmed + pending + waitlisted. Default `confirmed`."},
+    )
+
+    @ma.validates("subject")
+    def subject_not_blank(self, value, **_kwargs):
+        if not value.strip():
+            raise ma.ValidationError("O assunto não pode estar em branco.")
+
+    @ma.validates("body")
+    def body_not_blank(self, value, **_kwargs):
+        if not value.strip():
+            raise ma.ValidationError("A mensagem não pode estar em branco.")
+
+
+class MessageArgsSchema(PaginationArgsSchema):
+    pass
+
+
+class CalendarFeedSchema(ma.Schema):
+    url = ma.fields.String(
+        required=True, metadata={"description": "The secret feed: whoever has it reads the caller's events."}
+    )

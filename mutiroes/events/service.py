@@ -11,16 +11,20 @@ from sqlalchemy.exc import IntegrityError
 
 from mutiroes.content import public as content
 from mutiroes.errors import NotFound, ValidationError
-from mutiroes.events import access, participation
+from mutiroes.events import access, ical, participation
 from mutiroes.events.discovery import require_category
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
     MAX_EVENT_DURATION,
     Event,
+    EventCoOrganizer,
+    EventMessage,
+    EventMessageRecipient,
     EventParticipant,
     EventStatus,
     ParticipationStatus,
 )
+from mutiroes.impact.models import Certificate
 from mutiroes.models import db
 from mutiroes.platform import images
 from mutiroes.timeutil import utcnow
@@ -32,7 +36,8 @@ PLACE_AND_TIME_FIELDS = ("start_date", "end_date", "address", "city", "state", "
 
 def _decorate_detail(event: Event, user: User | None) -> Event:
     """Attach what event-detail shows beyond the row: the caller's view of it."""
-    event.show_check_in_code = access.can_manage(event, user)
+    manager = access.can_manage(event, user)
+    event.show_check_in_code = manager
     event.user_participating = bool(
         user is not None
         and db.session.scalar(
@@ -61,7 +66,7 @@ def _decorate_detail(event: Event, user: User | None) -> Event:
             .limit(DETAIL_PARTICIPANTS_LIMIT)
         )
     )
-    return content.attach_to_detail(event)
+    return content.attach_to_detail(event, viewer_id=user.id if user is not None else None, moderator=manager)
 
 
 def _check_rules(values: dict[str, Any], *, start_changed: bool, dates_changed: bool) -> None:
@@ -161,8 +166,12 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
     )
     cancelled_now = changes.get("status") == EventStatus.CANCELLED and event.status != EventStatus.CANCELLED
     capacity_grew = changes.get("max_participants", event.max_participants) > event.max_participants
+    calendar_entry = ical.shown(event)
     for name, value in changes.items():
         setattr(event, name, value)
+    if ical.shown(event) != calendar_entry:
+        # in SQL, so two simultaneous changes raise it twice; calendars keep the entry with the highest SEQUENCE
+        event.sequence = Event.sequence + 1
     try:
         db.session.flush()
     except IntegrityError as exc:
@@ -186,23 +195,47 @@ def update(*, event_id: int, caller: User, changes: dict[str, Any]) -> Event:
     return _decorate_detail(event, caller)
 
 
-def delete(*, event_id: int, caller: User) -> None:
-    """Delete an event. People still expecting it get a cancellation email.
+def purge_dependents(event_ids) -> None:
+    """Delete the events domain's rows that belong to these events (ids, or a SELECT of them), before the events.
 
-    The email jobs run after the delete commits, when the row is gone: they carry the title and start they need.
+    Explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma.
     """
-    event = access.get_managed(event_id, caller)
+    messages = sa.select(EventMessage.id).where(EventMessage.event_id.in_(event_ids))
+    for statement in (
+        sa.delete(EventMessageRecipient).where(EventMessageRecipient.message_id.in_(messages)),
+        sa.delete(EventMessage).where(EventMessage.event_id.in_(event_ids)),
+        sa.delete(EventCoOrganizer).where(EventCoOrganizer.event_id.in_(event_ids)),
+        sa.delete(Certificate).where(
+            Certificate.participation_id.in_(
+                sa.select(EventParticipant.id).where(EventParticipant.event_id.in_(event_ids))
+            )
+        ),
+        sa.delete(EventParticipant).where(EventParticipant.event_id.in_(event_ids)),
+    ):
+        db.session.execute(statement.execution_options(synchronize_session=False))
+
+
+def delete(*, event_id: int, caller: User) -> None:
+    """Delete an event (its organizer or staff, not a co-organizer). People still expecting it get a cancellation
+    email.
+
+    The email jobs run after the delete commits, when the row is gone: they carry what they need of it, down to the
+    SEQUENCE of the cancelled calendar entry (one more than the last one sent).
+    """
+    event = access.get_managed(event_id, caller, access.Action.OWN)
     if event.status not in (EventStatus.CANCELLED, EventStatus.COMPLETED) and event.end_date > utcnow():
         snapshot = {
             "event_title": event.title,
             "event_start": event.start_date.isoformat(),
-            "event_place": ", ".join(part for part in (event.address, event.city) if part),
+            "event_end": event.end_date.isoformat(),
+            "event_place": ical.place_of(event),
+            "event_sequence": event.sequence + 1,
         }
         for user_id in participation.participant_ids(event.id, ACTIVE_PARTICIPATION_STATUSES):
             participation.notify(event, user_id, "event_cancelled", **snapshot)
     # explicit, because SQLite does not enforce ON DELETE CASCADE without a pragma
     files = [*content.purge_event(event.id), *([event.cover_image] if event.cover_image else [])]
-    db.session.execute(sa.delete(EventParticipant).where(EventParticipant.event_id == event.id))
+    purge_dependents([event.id])
     db.session.delete(event)
     db.session.commit()
     for path in files:  # photos and cover go only once the rows pointing at them are gone

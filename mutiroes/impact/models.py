@@ -13,7 +13,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mutiroes.events.models import Event, EventCategory
+from mutiroes.events.models import Event, EventCategory, EventParticipant
 from mutiroes.models import TimestampMixin, UTCDateTime, db, one_of
 from mutiroes.timeutil import utcnow
 from mutiroes.users.models import User
@@ -114,3 +114,23 @@ class MonthlyImpactReport(db.Model):
         sa.UniqueConstraint("year", "month", name="uq_monthly_impact_reports_year_month"),
         sa.CheckConstraint("month BETWEEN 1 AND 12", name="month_valid"),
     )
+
+
+class Certificate(db.Model):
+    """The verification code of a participation's volunteer-hours certificate, made the first time it is listed.
+
+    The code is the certificate's public identity: anyone holding it (the QR code on the PDF) may check it without
+    logging in, so it is as unguessable as a session token. What the check answers (name, hours, validity) is read
+    from the participation at that moment, never copied here: a report changed afterwards changes the hours, and a
+    participation that stops being verified answers ``valid: false``. One code per participation, for ever.
+    """
+
+    __tablename__ = "certificates"
+
+    participation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("event_participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    participation: Mapped[EventParticipant] = relationship(lazy="joined", innerjoin=True)

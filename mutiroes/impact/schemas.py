@@ -249,4 +249,31 @@ class MonthlyReportSchema(ma.Schema):
     categories = ma.fields.Function(lambda r: CategoryImpactSchema(many=True).dump(r.data["categories"]), required=True)
 
 
+# --- certificates ----------------------------------------------------------------------------------------------
+
+
+class CertificateSchema(ma.Schema):
+    participation_id = ma.fields.Integer(required=True)
+    event_title = ma.fields.String(required=True)
+    date = ma.fields.Date(required=True, metadata={"description": "The event's day in the server time zone."})
+    hours = ma.fields.Float(required=True, metadata={"description": "Verified hours of the participation."})
+    code = ma.fields.String(required=True, metadata={"description": "GET /api/certificates/<code>/ checks it."})
+    pdf_url = ma.fields.String(required=True)
+
+
+class CertificateCheckSchema(ma.Schema):
+    valid = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether the participation is still verified attendance with verified hours, of a "
+            "verified account. The other fields are read now: hours follow a changed report."
+        },
+    )
+    name = ma.fields.String(required=True)
+    event_title = ma.fields.String(required=True)
+    date = ma.fields.Date(required=True)
+    hours = ma.fields.Float(required=True)
+    organizer_name = ma.fields.String(required=True)
+
+
 __all__ = [name for name in dir() if name.endswith("Schema")]

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from mutiroes import jobs
-from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
+from mutiroes.errors import Conflict, NotFound, ValidationError
 from mutiroes.events import access
 from mutiroes.events.models import Event, EventCategory, EventParticipant, EventStatus, ParticipationStatus
 from mutiroes.impact import rules
@@ -82,11 +82,8 @@ def get_report(*, event_id: int, caller: User | None) -> EventReport:
 
 
 def authorize_report(*, event_id: int, caller: User) -> Event:
-    """Only the event's organizer files and changes its report."""
-    event = access.get_visible(event_id, caller)
-    if event.organizer_id != caller.id:
-        raise Forbidden("Apenas o organizador do evento pode registrar o relatório.")
-    return event
+    """The event whose report the caller may file or change: its organizing team's (``access.Action.REPORT``)."""
+    return access.get_managed(event_id, caller, access.Action.REPORT)
 
 
 def _organized_event(event_id: int, caller: User) -> Event:
@@ -121,7 +118,7 @@ def _check_plausible(event: Event, values: dict[str, Any]) -> None:
 
 
 def create_report(*, event_id: int, caller: User, data: dict[str, Any]) -> EventReport:
-    """File the report (organizer, once, after the start); the statistics job runs after the commit."""
+    """File the report (organizing team, once, after the start); the statistics job runs after the commit."""
     event = _organized_event(event_id, caller)
     if event.status not in (EventStatus.PUBLISHED, EventStatus.COMPLETED):
         raise Conflict("Só eventos publicados ou concluídos podem ter relatório.")
@@ -146,7 +143,7 @@ def create_report(*, event_id: int, caller: User, data: dict[str, Any]) -> Event
 
 
 def update_report(*, event_id: int, caller: User, changes: dict[str, Any]) -> EventReport:
-    """Change the report (organizer); hours, counters and badges are computed again."""
+    """Change the report (organizing team); hours, counters and badges are computed again."""
     event = _organized_event(event_id, caller)
     report = db.session.scalar(
         sa.select(EventReport).where(EventReport.event_id == event.id).with_for_update(of=EventReport.__table__)

@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "send_event_notification_email": "mutiroes.events.jobs:send_event_notification_email",
     "send_bulk_event_reminders": "mutiroes.events.jobs:send_bulk_event_reminders",
     "send_due_event_reminders": "mutiroes.events.jobs:send_due_event_reminders",
+    "send_event_message_emails": "mutiroes.events.jobs:send_event_message_emails",
+    "send_nearby_events_digest": "mutiroes.events.digest:send_nearby_events_digest",
     "process_event_report_statistics": "mutiroes.impact.jobs:process_event_report_statistics",
     "update_user_statistics": "mutiroes.impact.jobs:update_user_statistics",
     "check_and_award_badges": "mutiroes.impact.jobs:check_and_award_badges",

@@ -70,6 +70,12 @@ SCHEDULE: tuple[Periodic, ...] = (
         "A cada 15 minutos: segundo lembrete, 2 horas antes do início.",
         {"reminder": "2h"},
     ),
+    Periodic(
+        "nearby-events-digest",
+        "send_nearby_events_digest",
+        "0 9 * * 4",
+        "Quintas-feiras às 09:00: resumo semanal dos eventos novos a até 25 km de cada pessoa (new_events_nearby).",
+    ),
 )
 
 

@@ -30,3 +30,10 @@ def allows(user: User, preference: str) -> bool:
         return False
     stored = user.notification_preferences or {}
     return bool(stored.get(preference, defaults[preference]))
+
+
+def is_verified(user: User) -> bool:
+    """Whether ``user``'s account counts as verified, the condition for a volunteer-hours certificate: active, with
+    its email confirmed (``User.email_verified``, issue 13). The one place the certificates ask it
+    (mutiroes.impact.certificates); the SQL form of the hours' condition is ``impact.service.verified``."""
+    return user.is_active and user.email_verified

@@ -4,7 +4,7 @@ Versions. A write bumps, once its transaction has committed (whatever made it: a
 versions of what it changed:
 
 - ``event:<id>`` for each event whose answers show a row it wrote (the event, its participations, comments,
-  photos, resources, report);
+  photos, resources, report, co-organizers; a comment or photo hidden or shown again by moderation is such a row);
 - ``lists`` when it may change which events a list shows or their order (an event created, deleted, or changed in
   a column the list filters or orders by: ``discovery.LISTED_BY``);
 - ``counts`` when it changes a confirmed count (the participants_count orderings: a join moves an event there);
@@ -74,6 +74,7 @@ EVENT_ROWS = {
     "event_photos": "event_id",
     "event_resources": "event_id",
     "event_reports": "event_id",
+    "event_co_organizers": "event_id",
 }
 # rows many events' answers show: writing them invalidates everything (a category; a user's public fields)
 CATEGORIES = "event_categories"

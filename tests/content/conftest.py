@@ -17,6 +17,7 @@ from tests.events import conftest as events_fixtures
 make_event = events_fixtures.make_event
 user_with_token = events_fixtures.user_with_token
 event_row = events_fixtures.event_row
+team = events_fixtures.team
 
 
 def media_files(app) -> set[Path]:

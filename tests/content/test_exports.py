@@ -5,80 +5,10 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from mutiroes.events import exports, ical
-from mutiroes.events.jobs import calendar_invite
-from mutiroes.events.models import Event, EventParticipant
+from mutiroes.events import exports
+from mutiroes.events.models import EventParticipant
 from mutiroes.models import db
 from mutiroes.users.models import User
-
-START = dt.datetime(2031, 3, 8, 12, 30, tzinfo=dt.UTC)
-
-
-def unfold(text: str) -> list[str]:
-    return text.replace("\r\n ", "").split("\r\n")
-
-
-def test_ical_export_is_one_vevent_in_utc(client, make_event, user_with_token):
-    organizer, _headers = user_with_token()
-    event_id = make_event(
-        organizer=organizer,
-        title="Limpeza da Praia, Santos; edição de março",
-        description="Traga água.\nLuvas fornecidas: sim\\não",
-        address="Av. Bartolomeu de Gusmão, 1",
-        city="Santos",
-        state="SP",
-        latitude=-23.9712,
-        longitude=-46.3339,
-        start_date=START,
-        end_date=START + dt.timedelta(hours=3),
-    )
-    response = client.get(f"/api/events/{event_id}/ical/")
-    assert response.status_code == 200
-    assert response.mimetype == "text/calendar"
-    assert response.headers["Content-Disposition"] == f'attachment; filename="mutirao-{event_id}.ics"'
-    raw = response.data.decode("utf-8")
-    assert raw.endswith("\r\n") and "\n" not in raw.replace("\r\n", "")
-    assert all(len(line.encode()) <= 75 for line in raw.split("\r\n"))
-    lines = unfold(raw)
-    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR"
-    assert lines.count("BEGIN:VEVENT") == 1
-    assert f"UID:event-{event_id}@mutiroes" in lines
-    assert "DTSTART:20310308T123000Z" in lines and "DTEND:20310308T153000Z" in lines
-    assert any(line.startswith("DTSTAMP:") and line.endswith("Z") for line in lines)
-    assert "SUMMARY:Limpeza da Praia\\, Santos\\; edição de março" in lines
-    assert "LOCATION:Av. Bartolomeu de Gusmão\\, 1\\, Santos - SP" in lines
-    assert "GEO:-23.971200;-46.333900" in lines
-    assert f"URL:http://localhost:3000/events/{event_id}" in lines
-    assert "DESCRIPTION:Traga água.\\nLuvas fornecidas: sim\\\\não" in lines
-
-
-def test_ical_of_an_event_the_caller_may_not_see_is_404(client, make_event, user_with_token):
-    organizer, headers = user_with_token()
-    private = make_event(organizer=organizer, is_public=False)
-    assert client.get(f"/api/events/{private}/ical/").status_code == 404
-    assert client.get(f"/api/events/{private}/ical/", headers=headers).status_code == 200
-
-
-def test_folding_never_splits_a_character_and_unfolds_to_the_original():
-    summary = "Mutirão " + "ação ambiental çãõ " * 12
-    body = ical.calendar(uid="x@y", start=START, end=START + dt.timedelta(hours=1), summary=summary).decode("utf-8")
-    physical = body.split("\r\n")
-    assert all(len(line.encode("utf-8")) <= 75 for line in physical)
-    assert f"SUMMARY:{summary}" in unfold(body)
-
-
-def test_control_characters_are_dropped_from_text_values():
-    body = ical.calendar(uid="x@y", start=START, end=START, summary="a\x00b\x1bc\r\nd").decode()
-    assert "SUMMARY:abc\\nd" in unfold(body)
-
-
-def test_mail_attachments_use_the_same_builder(app):
-    event = Event(id=1, title="A, B", description="", address="Praia", city="Santos", start_date=START, end_date=START)
-    with app.app_context():
-        attachment = calendar_invite(event)
-    lines = unfold(attachment.content.decode())
-    assert "SUMMARY:A\\, B" in lines and "UID:event-1@mutiroes" in lines and "LOCATION:Praia\\, Santos" in lines
-    assert attachment.mimetype.startswith("text/calendar")
 
 
 def set_profile(app, user_id, **fields):

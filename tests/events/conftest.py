@@ -12,6 +12,9 @@ from mutiroes.models import db
 from mutiroes.timeutil import utcnow
 from tests.conftest import bearer
 
+# the real SMTP sink and burst RQ workers, for the tests of the events' emails (started only by the tests that ask)
+from tests.jobs.conftest import jobs_app, sink, smtp_sink, work  # noqa: F401
+
 _numbers = itertools.count(1)
 
 SAO_PAULO = (-23.5505, -46.6333)
@@ -114,3 +117,37 @@ def user_with_token(make_user, login):
         return user, bearer(login(user))
 
     return build
+
+
+@pytest.fixture
+def team(client, make_event, user_with_token):
+    """An event with everyone the authorization matrix names: its organizer, a co-organizer (added over the API), a
+    confirmed participant, a stranger and a staff member, each with their Authorization header (``anonymous`` is
+    ``{}``)."""
+
+    class Team:
+        anonymous: dict = {}
+
+    t = Team()
+    t.organizer, t.organizer_headers = user_with_token(first_name="Olga", last_name="Organizadora")
+    t.co, t.co_headers = user_with_token(first_name="Cora", last_name="Coorganizadora")
+    t.participant, t.participant_headers = user_with_token(first_name="Paulo", last_name="Participante")
+    t.stranger, t.stranger_headers = user_with_token(first_name="Sara", last_name="Estranha")
+    t.staff, t.staff_headers = user_with_token(first_name="Equipe", last_name="Mutirões", is_staff=True)
+    t.event_id = make_event(organizer=t.organizer, title="Limpeza do Rio Capibaribe")
+    added = client.post(
+        f"/api/events/{t.event_id}/organizers/", json={"user_id": t.co["id"]}, headers=t.organizer_headers
+    )
+    assert added.status_code == 201, added.get_json()
+    joined = client.post(f"/api/events/{t.event_id}/join/", headers=t.participant_headers)
+    assert joined.status_code == 201 and joined.get_json()["status"] == "confirmed"
+    t.participation_id = joined.get_json()["id"]
+    t.callers = {
+        "anonymous": t.anonymous,
+        "stranger": t.stranger_headers,
+        "participant": t.participant_headers,
+        "co-organizer": t.co_headers,
+        "organizer": t.organizer_headers,
+        "staff": t.staff_headers,
+    }
+    return t

@@ -138,14 +138,21 @@ def test_an_ical_attachment_reaches_the_recipient(jobs_app, sink):
                 attachments=(
                     mail.Attachment(
                         "convite.ics",
-                        ical.calendar(
-                            uid="event-3@mutiroes",
-                            start=start,
-                            end=start + dt.timedelta(hours=3),
-                            summary="Limpeza da Praia, Santos",
-                            location="Praia do Gonzaga; Santos",
+                        ical.invitation(
+                            ical.Entry(
+                                event_id=3,
+                                summary="Limpeza da Praia, Santos",
+                                start=start,
+                                end=start + dt.timedelta(hours=3),
+                                status="CONFIRMED",
+                                sequence=0,
+                                location="Praia do Gonzaga; Santos",
+                            ),
+                            method=ical.Method.REQUEST,
+                            email="helena@example.org",
+                            name="Helena",
                         ),
-                        "text/calendar; method=PUBLISH; charset=utf-8",
+                        "text/calendar; method=REQUEST; charset=utf-8",
                     ),
                 ),
             )
