@@ -52,7 +52,7 @@ def week_of(moment: dt.datetime) -> str:
 
 def city_places() -> dict[tuple[str, str], tuple[float, float]]:
     """(city without accents in lower case, state) → mean (latitude, longitude) of the events held there."""
-    city = sa.func.mutiroes_search_text(Event.city)
+    city = Event.searchable_city  # folded when the event is written (search_text), on both databases
     rows = db.session.execute(
         sa.select(city, Event.state, sa.func.avg(Event.latitude), sa.func.avg(Event.longitude))
         .where(Event.city != "")

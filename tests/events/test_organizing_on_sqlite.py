@@ -4,12 +4,13 @@ commit)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
 from mutiroes import jobs, seed
-from mutiroes.events.models import EventParticipant
+from mutiroes.events.models import Event, EventParticipant
 from mutiroes.impact.models import Certificate
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
@@ -83,7 +84,14 @@ def test_certificates_on_sqlite(sqlite_client):  # noqa: F811
     event_id = client.get("/api/events/?city=santos").get_json()["results"][0]["id"]
     participation_id = client.post(f"/api/events/{event_id}/join/", headers=volunteer).get_json()["id"]
     with client.application.app_context():
-        # what check-in and the report statistics job leave behind, without waiting for the event to happen
+        # what check-in and the report statistics job leave behind, without waiting for the event to happen; verified
+        # hours count once the event is over (issue 13), so it is moved into the past
+        start = utcnow() - dt.timedelta(days=2)
+        db.session.execute(
+            sa.update(Event)
+            .where(Event.id == event_id)
+            .values(registration_deadline=start, start_date=start, end_date=start + dt.timedelta(hours=3))
+        )
         db.session.execute(
             sa.update(EventParticipant)
             .where(EventParticipant.id == participation_id)
