@@ -83,8 +83,10 @@ class RedisHolder:
                     client = connect(
                         state["settings"],
                         redis_class=GuardedRedis,
-                        socket_timeout=1.0,
-                        socket_connect_timeout=1.0,
+                        # Redis answers in well under a millisecond: half a second means it hangs, and a request
+                        # that meets a frozen master twice (cache lookup, then store) still answers within ~1 s
+                        socket_timeout=0.5,
+                        socket_connect_timeout=0.5,
                         health_check_interval=30,
                     )
                     client.breaker = state["breaker"]
