@@ -173,7 +173,10 @@ class Cluster(Drills, Layout):
         for port in state.redis_ports + [state.ports[name] for name in SENTINELS if state.ha]:
             wait_for_port(port)
         if state.ha:
-            _leader, primary_port = ha.wait_for_leader(state, timeout=90)
+            try:
+                _leader, primary_port = ha.wait_for_leader(state, timeout=90)
+            except ClusterError as exc:
+                raise ClusterError(f"{exc}\n{self._log_tails(PATRONI_PROGRAMS)}") from None
             create_database(primary_port)
         else:
             create_database(state.ports["postgres"])
@@ -253,6 +256,15 @@ class Cluster(Drills, Layout):
             f"replicas not routed after {timeout:.0f}s: expected {sorted(expected)}, consul passing "
             f"{sorted(passing)}, nginx upstream {sorted(routed)}; see {self.dir / 'logs'}"
         )
+
+    def _log_tails(self, programs, lines: int = 15) -> str:
+        """The last lines of some programs' logs: what a failed start says in CI, where the folder is gone after."""
+        tails = []
+        for name in programs:
+            log = self.dir / "logs" / f"{name}.log"
+            text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+            tails.append(f"--- {log}\n" + "\n".join(text))
+        return "\n".join(tails)
 
     # -- operations ------------------------------------------------------------------------------------------
     def _apply(self, state: State) -> None:

@@ -15,13 +15,25 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import time
 import urllib.request
 from pathlib import Path
 
 import redis as redis_lib
 
-from cluster.layout import PG_BIN, PG_NODES, PG_USER, REDIS_MASTER_NAME, REDIS_NODES, SENTINELS, Layout, State
+from cluster.layout import (
+    PATRONI,
+    PG_BIN,
+    PG_NODES,
+    PG_USER,
+    REDIS_MASTER_NAME,
+    REDIS_NODES,
+    ROOT,
+    SENTINELS,
+    Layout,
+    State,
+)
 from cluster.processes import ClusterError
 
 # Patroni's cluster-wide settings (ttl, loop_wait, synchronous_mode, PostgreSQL parameters): one file for the
@@ -133,6 +145,45 @@ def consul_checks(state: State) -> dict:
             for node in PG_NODES
         ]
     }
+
+
+NODE_SCRIPT = ROOT / "docker" / "patroni-node.sh"
+
+
+def reachable_by_pg_user(path: Path) -> bool:
+    """Whether PostgreSQL's unprivileged user can reach ``path`` (always, unless the cluster runs as root): every
+    folder above it must let others through. A conservative test (group rights are not counted)."""
+    if os.geteuid() != 0:
+        return True
+    return all(parent.stat().st_mode & 0o001 for parent in path.resolve().parents)
+
+
+def patroni_programs(layout: Layout) -> tuple[Path, Path]:
+    """The node script and the Patroni command, where PostgreSQL's user can run them.
+
+    A checkout in a private folder (a root home, ``mktemp -d``) is out of that user's reach, and Patroni would fail
+    to start without a word in the cluster's logs: the cluster then runs copies kept in its own state folder (the
+    Patroni venv is copied once; its interpreter is a link to Debian's python3, so the copy runs as it is).
+    """
+    if reachable_by_pg_user(PATRONI) and reachable_by_pg_user(NODE_SCRIPT):
+        return NODE_SCRIPT, PATRONI
+    if not reachable_by_pg_user(layout.dir / "postgres"):
+        raise ClusterError(
+            f"{layout.dir} is out of reach of the user PostgreSQL runs as ({PG_USER}): a folder above it does not "
+            "let others through; set MUTIROES_CLUSTER_DIR to a folder elsewhere (e.g. under /var/tmp)"
+        )
+    tools = layout.dir / "tools"
+    venv = tools / "patroni"
+    if not (venv / "bin" / "python").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        shutil.copytree(PATRONI.parent.parent, venv, symlinks=True)
+    runner = tools / "run-patroni"
+    # the venv's own bin/patroni names the original interpreter's path in its first line
+    runner.write_text(f'#!/bin/sh\nexec {venv / "bin" / "python"} -m patroni "$@"\n')
+    runner.chmod(0o755)
+    script = tools / NODE_SCRIPT.name
+    shutil.copyfile(NODE_SCRIPT, script)
+    return script, runner
 
 
 def write_configs(layout: Layout, state: State) -> None:

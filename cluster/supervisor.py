@@ -15,7 +15,6 @@ import sys
 from cluster import ha
 from cluster.layout import (
     NGINX,
-    PATRONI,
     PG_BIN,
     PG_NODES,
     PG_USER,
@@ -82,12 +81,13 @@ serverurl=unix://{run / "supervisor.sock"}
     ]
     pg_options = {"user": PG_USER} if os.geteuid() == 0 else {}
     if state.ha:
+        node_script, patroni = ha.patroni_programs(layout)
         for node, name in zip(PG_NODES, PATRONI_PROGRAMS, strict=True):
             sections.append(
                 program(
                     layout,
                     name,
-                    f"sh {ROOT / 'docker' / 'patroni-node.sh'} {layout.dir / 'postgres' / node / 'patroni.yml'} "
+                    f"sh {node_script} {layout.dir / 'postgres' / node / 'patroni.yml'} "
                     f"{layout.dir / 'postgres' / node / 'liveness-check.json'} 127.0.0.1:{p[name]}",
                     priority=15,
                     # Patroni stops its PostgreSQL (a fast shutdown) on TERM
@@ -96,7 +96,7 @@ serverurl=unix://{run / "supervisor.sock"}
                     autorestart="true",
                     killasgroup="true",
                     stopasgroup="true",
-                    env={"PATRONI": str(PATRONI), "CONSUL_HTTP_ADDR": f"127.0.0.1:{p['consul_http']}"},
+                    env={"PATRONI": str(patroni), "CONSUL_HTTP_ADDR": f"127.0.0.1:{p['consul_http']}"},
                     **pg_options,
                 )
             )

@@ -51,7 +51,16 @@ case "${1:-server}" in
             set -- "$@" --requirepass "$PASSWORD" --masterauth "$PASSWORD"
         fi
         if [ -n "${REDIS_SENTINELS:-}" ]; then
-            master=$(sentinels_master || true)
+            # A node that has data was part of the set: it waits for the Sentinels to name the master rather than
+            # come back as a master of its own (clients still connected to it would push jobs there that the
+            # Sentinels then wipe by making it a replica). Only a first start takes REDIS_INITIAL_MASTER at once.
+            master=""
+            for _ in $(seq 1 "${REDIS_SENTINEL_WAIT_SECONDS:-30}"); do
+                master=$(sentinels_master || true)
+                [ -n "$master" ] && break
+                [ -e /data/appendonlydir ] || [ -e /data/dump.rdb ] || break
+                sleep 1
+            done
             master=${master:-${REDIS_INITIAL_MASTER:-$ME}}
             set -- "$@" --replica-announce-ip "$ME"
             if [ "$master" != "$ME" ]; then

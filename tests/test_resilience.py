@@ -282,3 +282,26 @@ def test_a_connection_lost_after_the_answer_was_made_does_not_turn_it_into_a_500
     # leaving the context ran the teardown without raising; the next request gets a new connection
     with client_app.app_context():
         assert db.session.scalar(text("select pg_backend_pid()")) != backend
+
+
+@pytest.mark.parametrize("path", ["/api/users/profile/", "/api/events/"])
+def test_a_request_waits_on_a_frozen_redis_at_most_one_socket_timeout(make_config, frozen_server, make_user, path):
+    # a frozen master accepts connections and never answers; each of a request's Redis calls (cache, blocklist,
+    # throttle, the breakers' shared state) would wait 0.5 s: the first failure makes the rest of the request skip it
+    config = make_config(
+        redis_url=f"redis://127.0.0.1:{frozen_server}/0",
+        breaker_fail_max=1000,  # the breaker must not be what saves the request
+        service_name=f"mutiroes-frozen-redis-{path.strip('/').replace('/', '-')}",
+    )
+    user = make_user()
+    token = (
+        create_app(make_config())
+        .test_client()
+        .post("/api/token/", json={"email": user["email"], "password": user["password"]})
+        .get_json()
+    )
+    # a replica that has not yet met the frozen master: no pooled connection, no snapshot of the breakers' state
+    client = create_app(config).test_client()
+    response, elapsed = timed(lambda: client.get(path, headers={"Authorization": f"Bearer {token['access']}"}))
+    assert response.status_code == 200, response.get_json()
+    assert elapsed < 0.9, elapsed  # one 0.5 s socket timeout, not one per Redis call

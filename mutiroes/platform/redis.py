@@ -15,7 +15,7 @@ import threading
 
 import pybreaker
 import redis as redis_lib
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from redis.backoff import ConstantBackoff, NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
@@ -24,18 +24,31 @@ from mutiroes.config import Config
 from mutiroes.platform import circuit
 
 _STATE = "mutiroes_redis"
+_FAILED_IN_REQUEST = "mutiroes_redis_failed"
 
 
 class GuardedRedis(redis_lib.Redis):
-    """A Redis client whose every command and pipeline goes through ``breaker``."""
+    """A Redis client whose every command and pipeline goes through ``breaker``.
+
+    Within one request, Redis is given one chance: once a call has failed to reach it (a frozen master times out,
+    a dead one refuses), the request's later calls (cache store, throttle, the breakers' shared state) fail at once
+    instead of waiting out one socket timeout each while the breaker is still counting failures.
+    """
 
     breaker: pybreaker.CircuitBreaker
 
     def _through_breaker(self, func, *args, **kwargs):
+        in_request = has_request_context()
+        if in_request and g.get(_FAILED_IN_REQUEST):
+            raise circuit.RedisUnavailable("redis failed earlier in this request")
         try:
             return circuit.call(self.breaker, func, *args, **kwargs)
         except circuit.DependencyUnavailable as exc:
             raise circuit.RedisUnavailable("redis circuit open") from exc
+        except (redis_lib.ConnectionError, redis_lib.TimeoutError):
+            if in_request:
+                setattr(g, _FAILED_IN_REQUEST, True)
+            raise
 
     def execute_command(self, *args, **options):
         return self._through_breaker(super().execute_command, *args, **options)
@@ -83,8 +96,10 @@ class RedisHolder:
                     client = connect(
                         state["settings"],
                         redis_class=GuardedRedis,
-                        socket_timeout=1.0,
-                        socket_connect_timeout=1.0,
+                        # Redis answers in well under a millisecond: half a second means it hangs, and a request
+                        # waits on a frozen master once (GuardedRedis)
+                        socket_timeout=0.5,
+                        socket_connect_timeout=0.5,
                         health_check_interval=30,
                     )
                     client.breaker = state["breaker"]

@@ -10,7 +10,6 @@ address for nginx (Docker's proxy): the writes of the load are event creations a
 from __future__ import annotations
 
 import datetime as dt
-import email.header
 import http.client
 import itertools
 import json
@@ -18,28 +17,11 @@ import threading
 import time
 from collections import Counter, deque
 
-from tests.containers.scenarios import CATEGORIES, PASSWORD
+from tests.containers.scenarios import CATEGORIES, PASSWORD, register
 from tests.containers.stack import PG_NODES, Stack, wait_for
 from tests.e2e.load import Load, Result, get, request
 
 _names = itertools.count()
-
-
-def account(port: int, username: str, ip: str) -> dict:
-    """A new account, logged in; waits out the gateway's 10-a-minute limit of the shared address when hit."""
-    address = f"{username}@example.org"
-    body = {"username": username, "email": address, "password": PASSWORD, "password_confirm": PASSWORD}
-    credentials = {"email": address, "password": PASSWORD}
-    for path, payload in (("/api/users/register/", body), ("/api/token/", credentials)):
-        for _ in range(15):
-            status, _, data = request(port, "POST", path, body=payload, source_ip=ip)
-            if status != 429:
-                break
-            time.sleep(6)  # nginx admits one more every 6 s
-        assert status in (200, 201), (path, status, data)
-        if path == "/api/users/register/":
-            user_id = data["id"]
-    return {"id": user_id, "email": address, "access": data["access"]}
 
 
 def patroni_roles(stack: Stack) -> dict[str, str]:
@@ -54,30 +36,14 @@ def patroni_roles(stack: Stack) -> dict[str, str]:
     return {}
 
 
-def mail_subjects(stack: Stack) -> Counter:
-    """(recipient, subject) of every message in the SMTP sink, counted: one `docker exec` for all of them."""
-    script = (
-        "import email, json, pathlib, sys\n"
-        "out = []\n"
-        "for p in sorted(pathlib.Path('/app/mail').glob('*.eml')):\n"
-        "    m = email.message_from_bytes(p.read_bytes())\n"
-        "    out.append([m['To'], m['Subject']])\n"
-        "json.dump(out, sys.stdout)\n"
-    )
-    decoded = Counter()
-    for to, subject in json.loads(stack.exec("smtp-sink", "python3", "-c", script)):
-        decoded[(to, str(email.header.make_header(email.header.decode_header(subject))))] += 1
-    return decoded
-
-
 class EventWrites:
     """An organizer creating events and volunteers joining them, under load. What got a 201 must be in the database
     afterwards: every event created, every join confirmed (and its confirmation email sent, once)."""
 
     def __init__(self, stack: Stack, prefix: str, ip: str, joiners: int = 4):
         self.port, self.prefix, self.ip = stack.ports["http"], prefix, ip
-        self.organizer = account(self.port, f"{prefix}_org", ip)
-        self.joiners = [account(self.port, f"{prefix}_v{i}", ip) for i in range(joiners)]
+        self.organizer = register(self.port, f"{prefix}_org", ip)
+        self.joiners = [register(self.port, f"{prefix}_v{i}", ip) for i in range(joiners)]
         status, _, categories = request(self.port, "GET", CATEGORIES, source_ip=ip)
         assert status == 200, categories
         self.category = categories[0]["id"]
@@ -212,7 +178,7 @@ def redis_master_killed(stack: Stack, ip: str) -> dict:
         expected[(address, "Boas-vindas ao Mutirões!")] += 1
 
     def mine() -> Counter:
-        received = mail_subjects(stack)
+        received = stack.mail()
         return Counter({key: received[key] for key in expected if received[key]})
 
     started = time.monotonic()

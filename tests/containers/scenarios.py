@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.header
 import itertools
 import json
 import subprocess
@@ -35,19 +33,22 @@ def assert_routed(stack: Stack, replicas: int, timeout: float = 60) -> set[str]:
 
 
 def register(port: int, username: str, ip: str) -> dict:
+    """A new account, logged in; when the gateway's 10-a-minute limit of the address answers 429, it waits."""
     address = f"{username}@example.org"
     body = {"username": username, "email": address, "password": PASSWORD, "password_confirm": PASSWORD}
-    status, _, data = request(port, "POST", "/api/users/register/", body=body, source_ip=ip)
-    assert status == 201, data
-    status, _, tokens = request(
-        port, "POST", "/api/token/", body={"email": f"{username}@example.org", "password": PASSWORD}, source_ip=ip
-    )
-    assert status == 200, tokens
-    return {"id": data["id"], "email": f"{username}@example.org", "access": tokens["access"]}
+    data = _admitted(port, "/api/users/register/", body, ip, 201)
+    tokens = _admitted(port, "/api/token/", {"email": address, "password": PASSWORD}, ip, 200)
+    return {"id": data["id"], "email": address, "access": tokens["access"]}
 
 
-def _subject(message: email.message.Message) -> str:
-    return str(email.header.make_header(email.header.decode_header(message["Subject"])))
+def _admitted(port: int, path: str, body: dict, ip: str, expected: int) -> dict:
+    for _ in range(15):
+        status, _, data = request(port, "POST", path, body=body, source_ip=ip)
+        if status != 429:
+            break
+        time.sleep(6)  # nginx admits one more every 6 s
+    assert status == expected, (path, status, data)
+    return data
 
 
 def user_journey(stack: Stack, prefix: str, ip: str) -> dict:
@@ -91,11 +92,9 @@ def user_journey(stack: Stack, prefix: str, ip: str) -> dict:
 
     def received() -> Counter:
         mine = Counter()
-        for raw in stack.mail():
-            message = email.message_from_string(raw)
-            key = (message["To"], _subject(message))
+        for key, count in stack.mail().items():
             if key in expected:
-                mine[key] += 1
+                mine[key] += count
         return mine
 
     got = wait_for(lambda: received() == expected and received(), timeout=60, interval=1)

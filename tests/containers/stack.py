@@ -7,12 +7,14 @@ its containers, or the Docker CLI.
 
 from __future__ import annotations
 
+import email.header
 import json
 import os
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,10 +179,20 @@ class Stack:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['prometheus']}{path}", timeout=5) as response:
             return json.loads(response.read())
 
-    def mail(self) -> list[str]:
-        """The messages the SMTP sink received, as text."""
-        names = self.exec("smtp-sink", "sh", "-c", "ls -1 /app/mail").split()
-        return [self.exec("smtp-sink", "cat", f"/app/mail/{name}") for name in names if name.endswith(".eml")]
+    def mail(self) -> Counter:
+        """(recipient, subject) of every message the SMTP sink received, counted: one `docker exec` for all."""
+        script = (
+            "import email, json, pathlib, sys\n"
+            "out = []\n"
+            "for p in sorted(pathlib.Path('/app/mail').glob('*.eml')):\n"
+            "    m = email.message_from_bytes(p.read_bytes())\n"
+            "    out.append([m['To'], m['Subject']])\n"
+            "json.dump(out, sys.stdout)\n"
+        )
+        received = Counter()
+        for to, subject in json.loads(self.exec("smtp-sink", "python3", "-c", script)):
+            received[(to, str(email.header.make_header(email.header.decode_header(subject))))] += 1
+        return received
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5):

@@ -13,6 +13,7 @@ from tests.containers.conftest import FAST
 from tests.containers.scenarios import docker
 from tests.containers.stack import Stack, healthy_line, wait_for
 from tests.e2e.conftest import report
+from tests.e2e.load import request
 
 
 @pytest.fixture(scope="module")
@@ -97,5 +98,17 @@ def test_fail_kills_the_current_one_a_peer_takes_over_and_it_comes_back(stack, t
     if target == "db-primary":
         assert stack.pg_leader() not in (None, before)
         assert sorted(ha.patroni_roles(stack).values()) == ["leader", "sync_standby"]
-    # the stack takes writes again: a registration, an event and a join, with their emails
-    scenarios.user_journey(stack, f"after_{target.split('-')[0]}", "127.0.0.44")
+    # the stack takes writes again once the breakers' Retry-After has passed (a client that honours it, as the
+    # frontend does): then a registration, an event and a join, with their emails
+    port, prefix = stack.ports["http"], f"after_{target.split('-')[0]}"
+    body = {"username": f"{prefix}_probe", "email": f"{prefix}_probe@example.org", "password": scenarios.PASSWORD}
+    body["password_confirm"] = scenarios.PASSWORD
+
+    def accepted() -> bool:
+        status, headers, _ = request(port, "POST", "/api/users/register/", body=body, source_ip="127.0.0.44")
+        if status == 503:
+            time.sleep(min(float(headers.get("retry-after", "1")), 5))
+        return status == 201
+
+    assert wait_for(accepted, timeout=30, interval=0.5), "no write accepted within 30 s of the drill's end"
+    scenarios.user_journey(stack, prefix, "127.0.0.44")

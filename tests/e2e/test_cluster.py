@@ -263,7 +263,8 @@ def test_rolling_restart_under_mixed_get_and_post_load_fails_no_request(cluster)
 def test_with_no_healthy_replica_nginx_answers_503_json_and_everything_recovers_by_itself(cluster):
     port, ip = nginx_port(cluster), "127.0.0.14"
     state = cluster.load()
-    cluster.supervisorctl("stop", "postgres")  # every replica's /readiness/ fails: Consul marks them critical
+    # PostgreSQL gone (both Patroni nodes in the HA tier): every replica's /readiness/ fails, Consul marks them critical
+    cluster.supervisorctl("stop", *cluster.database_programs())
     try:
         emptied = wait_for(lambda: not cluster.upstream(), timeout=30)
         assert emptied, f"upstream still lists {cluster.upstream()}"
@@ -280,7 +281,7 @@ def test_with_no_healthy_replica_nginx_answers_503_json_and_everything_recovers_
         # the gateway itself is still fine
         assert request(port, "GET", "/health", source_ip=ip)[0] == 200
     finally:
-        cluster.supervisorctl("start", "postgres")
+        cluster.supervisorctl("start", *cluster.database_programs())
     # nobody touches the replicas: their checks pass again and consul-template puts them back
     cluster.wait_until_routed(state, timeout=45)
     recovered = wait_for(lambda: request(port, "GET", CATEGORIES, source_ip=ip)[0] == 200, timeout=10)
