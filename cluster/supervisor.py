@@ -36,12 +36,14 @@ def _quote_env(env: dict[str, str]) -> str:
     return ",".join(f'{k}="{str(v).replace("%", "%%")}"' for k, v in sorted(env.items()))
 
 
-def program(layout: Layout, name: str, command: str, *, priority: int, env: dict | None = None, **options) -> str:
+def program(
+    layout: Layout, name: str, command: str, *, priority: int, env: dict | None = None, directory=ROOT, **options
+) -> str:
     """One ``[program:x]`` section: started by the cluster, not by supervisord; output in logs/<name>.log."""
     lines = [
         f"[program:{name}]",
         f"command={command}",
-        f"directory={ROOT}",
+        f"directory={directory}",
         f"priority={priority}",
         "autostart=false",
         "redirect_stderr=true",
@@ -97,6 +99,8 @@ serverurl=unix://{run / "supervisor.sock"}
                     killasgroup="true",
                     stopasgroup="true",
                     env={"PATRONI": str(patroni), "CONSUL_HTTP_ADDR": f"127.0.0.1:{p['consul_http']}"},
+                    # its own folder: PostgreSQL's user may not enter a private checkout
+                    directory=layout.dir / "postgres" / node,
                     **pg_options,
                 )
             )

@@ -131,13 +131,15 @@ def test_a_check_in_records_whether_the_organizer_the_code_or_nobody_vouched_for
 
 @pytest.fixture
 def long_day(make_user, make_event, join, login):
-    """A 10-hour event that ended an hour ago; Ana checked in by herself, Bia with the code, Caio by the organizer
-    two hours late, Duda (unverified) by herself."""
+    """A 10-hour event yesterday (08:00-18:00 on the server's wall clock: over, and within one calendar day at
+    whatever hour the test runs); Ana checked in by herself, Bia with the code, Caio by the organizer two hours
+    late, Duda (unverified) by herself."""
     olga = make_user(username="olga")
     ana, bia, caio = make_user(username="ana"), make_user(username="bia"), make_user(username="caio")
     duda = make_user(username="duda", verified=False)
-    end = utcnow() - dt.timedelta(hours=1)
-    start = end - dt.timedelta(hours=10)
+    yesterday = utcnow().astimezone(server_tz()).date() - dt.timedelta(days=1)
+    start = dt.datetime.combine(yesterday, dt.time(8), tzinfo=server_tz()).astimezone(dt.UTC)
+    end = start + dt.timedelta(hours=10)
     event_id = make_event(organizer=olga, start_date=start, end_date=end, status="completed", max_participants=20)
     join(event_id, ana["id"], checked_in=True, method="self")
     join(event_id, bia["id"], checked_in=True, method="code")
