@@ -208,15 +208,20 @@ def get_queue(*, caller: User, page: int, page_size: int, status: str = "open") 
     return count, _queue_items(keys)
 
 
-def review(*, report_id: int, caller: User, action: str) -> QueueItem:
-    """A moderator decides on a report: ``hide`` or ``restore`` the item (closing its open reports), or ``dismiss``
-    this one report. Returns the item as the queue shows it now."""
+def authorize_review(*, report_id: int, caller: User) -> ContentReport:
+    """The report, when the caller moderates its event (staff, the organizing team): 404 or 403 otherwise."""
     filed = db.session.get(ContentReport, report_id)
     if filed is None:
         raise NotFound("Denúncia não encontrada.")
-    event = access.get_event(filed.event_id)
-    if not access.can_manage(event, caller):
+    if not access.can_manage(access.get_event(filed.event_id), caller):
         raise Forbidden("Apenas a moderação (equipe do Mutirões e organização do evento) revisa denúncias.")
+    return filed
+
+
+def review(*, report_id: int, caller: User, action: str) -> QueueItem:
+    """A moderator decides on a report: ``hide`` or ``restore`` the item (closing its open reports), or ``dismiss``
+    this one report. Returns the item as the queue shows it now."""
+    filed = authorize_review(report_id=report_id, caller=caller)
     item_type = _type_of(filed)
     item_id = filed.comment_id or filed.photo_id
     item = _locked_item(item_type, item_id)

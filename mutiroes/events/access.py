@@ -109,6 +109,10 @@ def authorize_manage(*, event_id: int, caller: User) -> Event:
     return get_managed(event_id, caller)
 
 
+def authorize_own(*, event_id: int, caller: User) -> Event:
+    return get_managed(event_id, caller, Action.OWN)
+
+
 def is_confirmed(event_id: int, user_id: int, *, lock: bool = False) -> bool:
     """Whether ``user_id`` holds a confirmed spot at the event. ``lock`` holds their participation row until the
     transaction ends (PostgreSQL), so leaving or being rejected waits for what is being done on that spot."""

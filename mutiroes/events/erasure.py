@@ -2,7 +2,8 @@
 
 Past attendance stays (anonymous through the scrubbed user row), so the impact numbers already published stay true.
 What still lies ahead is undone the way the person would have undone it themself: their spots are given back (and
-go to the waitlist), the events they were to organize are cancelled and their participants told.
+go to the waitlist), the events they were to organize are cancelled and their participants told, and they step
+down from the teams they co-organized with (those events go on under their organizers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mutiroes.events import participation
 from mutiroes.events.models import (
     ACTIVE_PARTICIPATION_STATUSES,
     Event,
+    EventCoOrganizer,
     EventParticipant,
     EventStatus,
 )
@@ -24,7 +26,8 @@ from mutiroes.models import db
 def withdraw(*, user_id: int, now: dt.datetime) -> list[int]:
     """Inside the erasure's unit of work: cancel the person's events that have not started (participants are
     emailed), give back their spots at events not over yet (unless they checked in: that attendance happened), and
-    blank the emergency data of every participation. Returns the ids of the events cancelled."""
+    blank the emergency data of every participation, leave every organizing team. Returns the ids of the events
+    cancelled."""
     organized = list(
         db.session.scalars(
             sa.select(Event)
@@ -59,6 +62,11 @@ def withdraw(*, user_id: int, now: dt.datetime) -> list[int]:
     for event, held in upcoming:
         participation.release(event, held)
 
+    db.session.execute(
+        sa.delete(EventCoOrganizer)
+        .where(EventCoOrganizer.user_id == user_id)
+        .execution_options(synchronize_session=False)
+    )
     db.session.execute(
         sa.update(EventParticipant)
         .where(EventParticipant.user_id == user_id)

@@ -93,18 +93,26 @@ def create(*, event_id: int, caller: User, subject: str, body: str, audience: st
     return message
 
 
+def authorize_read(*, event_id: int, caller: User) -> bool:
+    """Whether the caller reads every message of the event (its organizing team, staff) or only those addressed to
+    them (a participant); anyone else → 403, an event they cannot see → 404."""
+    event = access.get_visible(event_id, caller)
+    if access.can_manage(event, caller):
+        return True
+    participates = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(EventParticipant)
+        .where(EventParticipant.event_id == event.id, EventParticipant.user_id == caller.id)
+    )
+    if not participates:
+        raise Forbidden("Apenas a organização e os participantes do evento veem as mensagens.")
+    return False
+
+
 def get_page(*, event_id: int, caller: User, page: int, page_size: int) -> tuple[int, list[EventMessage]]:
     """Newest first: every message for the organizing team (and staff); for a participant, those addressed to them."""
-    event = access.get_visible(event_id, caller)
-    statement = sa.select(EventMessage).where(EventMessage.event_id == event.id)
-    if not access.can_manage(event, caller):
-        participates = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(EventParticipant)
-            .where(EventParticipant.event_id == event.id, EventParticipant.user_id == caller.id)
-        )
-        if not participates:
-            raise Forbidden("Apenas a organização e os participantes do evento veem as mensagens.")
+    statement = sa.select(EventMessage).where(EventMessage.event_id == event_id)
+    if not authorize_read(event_id=event_id, caller=caller):
         addressed = sa.select(EventMessageRecipient.message_id).where(EventMessageRecipient.user_id == caller.id)
         statement = statement.where(EventMessage.id.in_(addressed))
     statement = statement.order_by(EventMessage.created_at.desc(), EventMessage.id.desc())

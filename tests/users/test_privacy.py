@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from mutiroes.content.models import EventComment, EventPhoto, EventResource, ResourcePledge
-from mutiroes.events.models import Event, EventParticipant
+from mutiroes.events.models import Event, EventCoOrganizer, EventParticipant
 from mutiroes.impact.models import EventReport
 from mutiroes.mail import EmailDelivery
 from mutiroes.models import db
@@ -66,6 +66,9 @@ def life(jobs_client, jobs_app, make_user, make_event, join, work, sink):
     assert joined.get_json()["status"] == "confirmed"
     assert jobs_client.post(f"/api/events/{ahead}/join/", headers=vera_headers).get_json()["status"] == "waitlisted"
     own = make_event(organizer=rita, title="Mutirão da Rita")
+    helping = make_event(organizer=olga, title="Mutirão da Olga")
+    added = jobs_client.post(f"/api/events/{helping}/organizers/", json={"user_id": rita["id"]}, headers=olga_headers)
+    assert added.status_code == 201
     assert jobs_client.post(f"/api/events/{own}/join/", headers=caio_headers).status_code == 201
 
     comment = jobs_client.post(f"/api/events/{ahead}/comments/", json={"content": "Levo luvas!"}, headers=rita_headers)
@@ -103,6 +106,7 @@ def life(jobs_client, jobs_app, make_user, make_event, join, work, sink):
         "past": past,
         "ahead": ahead,
         "own": own,
+        "helping": helping,
         "resource": resource["id"],
     }
 
@@ -206,6 +210,9 @@ def test_erasure_removes_the_person_keeps_past_impact_and_undoes_what_lies_ahead
         )
         assert vera.status == "confirmed"
         assert db.session.get(Event, life["own"]).status == "cancelled"
+        # she no longer organizes Olga's event with her, which goes on
+        assert db.session.scalars(sa.select(EventCoOrganizer).where(EventCoOrganizer.user_id == rita["id"])).all() == []
+        assert db.session.get(Event, life["helping"]).status == "published"
         assert db.session.get(Event, life["past"]).status == "completed"
         resource = db.session.get(EventResource, life["resource"])
         assert resource.quantity_provided == 0

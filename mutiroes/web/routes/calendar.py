@@ -19,14 +19,14 @@ def _feed_url(token: str) -> str:
 
 @blp.route("/users/calendar/")
 class CalendarUrl(MethodView):
-    @blp.response(200, schemas.CalendarFeedSchema)
     @auth_required
+    @blp.response(200, schemas.CalendarFeedSchema)
     def get(self):
         """The caller's secret calendar feed URL (made on first use): subscribe to it in any calendar app."""
         return {"url": _feed_url(calendar.get_token(user=current_user))}
 
-    @blp.response(200, schemas.CalendarFeedSchema)
     @auth_required
+    @blp.response(200, schemas.CalendarFeedSchema)
     def post(self):
         """Make a new feed URL; the previous one stops working at once."""
         return {"url": _feed_url(calendar.rotate_token(user=current_user))}

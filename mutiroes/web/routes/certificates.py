@@ -26,8 +26,8 @@ def _verification_url(code: str) -> str:
 
 
 @blp.route("/users/certificates/", methods=["GET"])
-@blp.response(200, schemas.CertificateSchema(many=True))
 @auth_required
+@blp.response(200, schemas.CertificateSchema(many=True))
 def get_all():
     """The caller's certificates (array), the latest event first: one per verified participation (checked in, with
     the verified hours of the event's report) of a verified account. Listing one makes its code."""
@@ -35,6 +35,7 @@ def get_all():
 
 
 @blp.route("/users/certificates/<id:participation_id>.pdf/", methods=["GET"])  # answers without the slash too
+@auth_required
 @blp.response(
     200,
     {"type": "string", "format": "binary"},
@@ -42,7 +43,6 @@ def get_all():
     description="One A4 page in pt-BR: name, event, organizer, date, place, verified hours, the verification code "
     "and a QR code of the verification URL.",
 )
-@auth_required
 def pdf(participation_id):
     """The certificate of the caller's own participation; someone else's → 403; a participation without a
     certificate (not verified, no hours yet) → 404."""

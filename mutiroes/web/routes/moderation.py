@@ -5,16 +5,18 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from mutiroes.content import moderation, schemas
-from mutiroes.web.auth import auth_required, current_user
+from mutiroes.events import access
+from mutiroes.web.auth import allowed, auth_required, current_user
 from mutiroes.web.pagination import envelope
 
 blp = Blueprint("moderation", __name__, url_prefix="/api", description="Moderação: denúncias de comentários e fotos.")
 
 
 @blp.route("/events/<id:event_id>/comments/<id:comment_id>/report/", methods=["POST"])
+@auth_required
+@allowed(access.authorize_view)
 @blp.arguments(schemas.ReportCreateSchema)
 @blp.response(201, schemas.ContentReportSchema)
-@auth_required
 def report_comment(data, event_id, comment_id):
     """Report a comment (once per person; not one's own → 409). Reported by 3 different people, it is hidden until
     a moderator reviews it."""
@@ -24,9 +26,10 @@ def report_comment(data, event_id, comment_id):
 
 
 @blp.route("/events/<id:event_id>/photos/<id:photo_id>/report/", methods=["POST"])
+@auth_required
+@allowed(access.authorize_view)
 @blp.arguments(schemas.ReportCreateSchema)
 @blp.response(201, schemas.ContentReportSchema)
-@auth_required
 def report_photo(data, event_id, photo_id):
     """Report a photo (once per person; not one's own → 409). Reported by 3 different people, it is hidden until a
     moderator reviews it."""
@@ -36,9 +39,9 @@ def report_photo(data, event_id, photo_id):
 
 
 @blp.route("/moderation/", methods=["GET"])
+@auth_required
 @blp.arguments(schemas.ModerationArgsSchema, location="query")
 @blp.response(200, schemas.ModerationPageSchema)
-@auth_required
 def queue(args):
     """Reported items with their reports, most recently reported first: every event's for staff, their own events'
     for organizing teams (an empty page for anyone else)."""
@@ -47,9 +50,10 @@ def queue(args):
 
 
 @blp.route("/moderation/<id:report_id>/", methods=["PATCH"])
+@auth_required
+@allowed(moderation.authorize_review)
 @blp.arguments(schemas.ModerationActionSchema)
 @blp.response(200, schemas.ModerationItemSchema)
-@auth_required
 def review(data, report_id):
     """Decide on a report (staff, or the event's organizing team; not on one's own content): `hide` or `restore`
     the item, closing its open reports, or `dismiss` this report (409 when already reviewed)."""
