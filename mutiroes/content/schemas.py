@@ -281,6 +281,7 @@ class ModerationArgsSchema(PaginationArgsSchema):
     )
 
 
+@accepts_back(ModerationItemSchema)  # a moderator's client may send the queue item back with its decision
 class ModerationActionSchema(BaseSchema):
     action = ma.fields.String(
         required=True, validate=validate.OneOf(("hide", "restore", "dismiss"), error="Use hide, restore ou dismiss.")

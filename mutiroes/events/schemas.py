@@ -368,15 +368,14 @@ class ParticipantsArgsSchema(PaginationArgsSchema):
 
 
 class CoOrganizerCreateSchema(BaseSchema):
-    user_id = id_field(strict=True, required=True, metadata={"description": "The person who joins the organization."})
+    user_id = id_field(required=True, metadata={"description": "The person who joins the organization."})
 
 
 class RepeatSchema(BaseSchema):
     frequency = ma.fields.String(
         required=True, validate=validate.OneOf(FREQUENCIES, error="Use weekly, biweekly ou monthly.")
     )
-    count = ma.fields.Integer(
-        strict=True,
+    count = Integer(
         required=True,
         validate=validate.Range(min=1, max=MAX_REPEAT_COUNT, error="Informe um número entre {min} e {max}."),
         metadata={"description": "How many copies, at the next dates of the rhythm."},
