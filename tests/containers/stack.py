@@ -196,9 +196,14 @@ class Stack:
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5):
+    """The first truthy value of ``predicate`` within ``timeout``. A connection error meanwhile (a container that is
+    restarting, Docker's port proxy resetting a connection) is waited out too; one still there at the end raises."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except OSError:
+            value = None
         if value:
             return value
         time.sleep(interval)

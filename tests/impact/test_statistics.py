@@ -23,13 +23,18 @@ def scenario(client, app, make_event, make_user, login, join, work):
     olga = make_user(username="olga")
     ana, bruno = make_user(username="ana", first_name="Ana"), make_user(username="bruno")
     carla, davi = make_user(username="carla"), make_user(username="davi", is_public_profile=False)
-    now = utcnow()
+    today = utcnow().astimezone(server_tz()).date()
+
+    def at_nine(days: int) -> dt.datetime:
+        # from 09:00 on the server's wall clock: each event within one calendar day whatever the hour the test runs
+        return dt.datetime.combine(today - dt.timedelta(days=days), dt.time(9), tzinfo=server_tz()).astimezone(dt.UTC)
+
     events = [
         make_event(
             organizer=olga,
             category_id=LIMPEZA,
-            start_date=now - dt.timedelta(days=days, hours=6),
-            end_date=now - dt.timedelta(days=days, hours=2),
+            start_date=at_nine(days),
+            end_date=at_nine(days) + dt.timedelta(hours=4),
             status="completed",
             title=f"Limpeza {days}",
         )
