@@ -164,7 +164,19 @@ def test_postgres_stopped_for_20s_under_load_answers_fast_recovers_and_writes_no
     assert after_failures == [], Counter((r.method, r.path, r.status) for r in after_failures)
     assert orphans_users == [] and orphans_participants == []
     assert counter == confirmed
-    assert created <= stored and not (refused & stored), (created - stored, refused & stored)
+    # A commit cut short while it waited for the synchronous standby's acknowledgement (the servers were stopped
+    # right then) has committed locally and is reported to its client as an error: PostgreSQL's documented
+    # behaviour, logged as a warning. Such a registration answered 503 yet exists (the person can log in); any
+    # other refused registration that was stored would be a half-applied or misreported write.
+    unacknowledged = sum(
+        log.read_text(errors="replace").count("already committed locally")
+        for log in (cluster.dir / "logs").glob("patroni-*.log")
+    )
+    assert created <= stored and len(refused & stored) <= unacknowledged, (
+        created - stored,
+        refused & stored,
+        unacknowledged,
+    )
     assert created and refused  # writes were both refused during the outage and accepted after it
     assert mail_wait is not None and (lost, duplicated) == (0, 0)
 
