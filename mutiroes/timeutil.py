@@ -35,3 +35,24 @@ def to_local(value: dt.datetime) -> dt.datetime:
 
 def local_today() -> dt.date:
     return utcnow().astimezone(server_tz()).date()
+
+
+MONTHS = (
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+)
+
+
+def long_date(day: dt.date) -> str:
+    """``2 de dezembro de 2026``: a date as pt-BR writes it out (emails, certificates)."""
+    return f"{day.day} de {MONTHS[day.month - 1]} de {day.year}"

@@ -33,7 +33,7 @@ from mutiroes.events.models import (
     ParticipationStatus,
 )
 from mutiroes.models import db
-from mutiroes.timeutil import to_local, utcnow
+from mutiroes.timeutil import long_date, to_local, utcnow
 from mutiroes.users.models import User
 from mutiroes.users.profiles import allows
 
@@ -55,20 +55,6 @@ REMINDERS = {"24h": dt.timedelta(hours=24), "2h": dt.timedelta(hours=2)}
 DRAFT_RETENTION = dt.timedelta(days=30)
 
 WEEKDAYS = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira", "sábado", "domingo")
-MONTHS = (
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-)
 ZONE_NAMES = {"America/Sao_Paulo": "horário de Brasília"}
 
 
@@ -80,9 +66,7 @@ def format_when(start: dt.datetime, end: dt.datetime | None = None) -> str:
     local_start = to_local(start)
     zone = current_app.config["MUTIROES"].time_zone
     zone_name = ZONE_NAMES.get(zone, zone)
-    day = (
-        f"{WEEKDAYS[local_start.weekday()]}, {local_start.day} de {MONTHS[local_start.month - 1]} de {local_start.year}"
-    )
+    day = f"{WEEKDAYS[local_start.weekday()]}, {long_date(local_start)}"
     if end is None:
         return f"{day}, às {local_start:%H:%M} ({zone_name})"
     local_end = to_local(end)

@@ -28,20 +28,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph
 
-MONTHS = (
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-)
+from mutiroes.timeutil import long_date
+
 GREEN = HexColor("#2E7D32")  # the badges' default colour
 INK = HexColor("#212121")
 MUTED = HexColor("#616161")
@@ -62,11 +50,6 @@ class CertificateText:
     hours: float
     code: str
     verification_url: str
-
-
-def long_date(day: dt.date) -> str:
-    """``2 de dezembro de 2026``"""
-    return f"{day.day} de {MONTHS[day.month - 1]} de {day.year}"
 
 
 def hours_text(hours: float) -> str:
