@@ -25,7 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cluster import NGINX, Cluster, free_port, wait_for_port
+from cluster import NGINX, NGINX_FILES, Cluster, ClusterError, free_port, wait_for_port
 from mutiroes import create_app
 from mutiroes.config import Config
 from mutiroes.events import service as events
@@ -36,6 +36,8 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 # the bench cluster's password hashes: cheap, since logging in is set-up here, not what is measured
 CHEAP_HASHES = {"MUTIROES_ARGON2_TIME_COST": "1", "MUTIROES_ARGON2_MEMORY_COST_KIB": "1024"}
 PASSWORD = "caminhada-verde-42"  # noqa: S105 - the benchmark volunteers' password, in a throw-away cluster
+# the statement deadline of the loaders of a million events (bench/nearby.py, bench/list_scale.py): an index build
+LOAD_STATEMENT_TIMEOUT_MS = 15 * 60 * 1000
 # Rio de Janeiro's beaches: where the benchmark events are
 RIO = (-22.97, -43.18)
 
@@ -146,7 +148,7 @@ class Gateway:
         os.chmod(self.prefix, 0o755)
         for sub in ("logs", "run", "tmp"):
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
-        for name in ("nginx.conf", "security_headers.conf"):
+        for name in NGINX_FILES:
             shutil.copyfile(ROOT / "nginx" / name, self.prefix / name)
         (self.prefix / "listen.conf").write_text(f"listen 127.0.0.1:{self.port};\n")
         (self.prefix / "unlimited.conf").write_text("127.0.0.1/32 0;\n")
@@ -156,12 +158,17 @@ class Gateway:
             "upstream mutiroes_api {\n    least_conn;\n    zone mutiroes_api 64k;\n"
             f"{servers}    keepalive 32;\n    keepalive_timeout 30s;\n}}\n"
         )
-        self.process = subprocess.Popen(
-            [NGINX, "-p", f"{self.prefix}/", "-c", str(self.prefix / "nginx.conf"), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
+        errors = self.prefix / "logs" / "stderr.log"
+        with errors.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [NGINX, "-p", f"{self.prefix}/", "-c", str(self.prefix / "nginx.conf"), "-g", "daemon off;"],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        try:
+            wait_for_port(self.port)
+        except ClusterError as exc:  # say why: a config nginx refuses is the usual cause
+            raise ClusterError(f"{exc}; nginx said: {errors.read_text().strip()[-2000:]}") from exc
         return self
 
     @property

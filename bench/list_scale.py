@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from bench.common import p50, percentile, row, write_rows
+from bench.common import LOAD_STATEMENT_TIMEOUT_MS, p50, percentile, row, write_rows
 from bench.nearby import BRAZIL_BOX, CITIES
 from mutiroes import create_app
 from mutiroes.config import Config
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=15, help="timed requests per scenario (at most)")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per scenario, after at least 3 requests")
     parser.add_argument("--explain", action="store_true", help="print the plans of one request per scenario")
-    parser.add_argument("--only", help="run only the scenarios whose label contains this")
+    parser.add_argument("--only", help="run only the scenarios whose label contains one of these (comma-separated)")
     parser.add_argument("--json", help="also write the table rows to this file")
     args = parser.parse_args(argv)
 
@@ -287,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                 "MUTIROES_DATABASE_URL": postgres.url(),
                 "MUTIROES_SECRET_KEY": secrets.token_urlsafe(48),
                 "MUTIROES_LOG_LEVEL": "WARNING",
+                # building an index over a million rows takes minutes: the loader's statements must not be cut off
+                "MUTIROES_DB_STATEMENT_TIMEOUT_MS": str(LOAD_STATEMENT_TIMEOUT_MS),
             },
             instance_path=str(postgres.root / "instance"),
         )
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{'scenario':<34} {'p50 ms':>9} {'p95 ms':>9} {'floor':>7} {'x floor':>8} {'n':>3}  {'count':>9}  target"
         )
         for label, query, target in scenarios(organizer_id):
-            if args.only and args.only not in label:
+            if args.only and not any(part in label for part in args.only.split(",")):
                 continue
             url = "/api/events/" + (f"?{query}" if query else "")
             _warm, response = timed_get(app, client, url)

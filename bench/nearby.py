@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from bench.common import row, write_rows
+from bench.common import LOAD_STATEMENT_TIMEOUT_MS, row, write_rows
 from mutiroes import create_app
 from mutiroes.config import Config
 from mutiroes.events import discovery
@@ -170,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
                 "MUTIROES_DATABASE_URL": postgres.url(),
                 "MUTIROES_SECRET_KEY": secrets.token_urlsafe(48),
                 "MUTIROES_LOG_LEVEL": "WARNING",
+                # building an index over a million rows takes minutes: the loader's statements must not be cut off
+                "MUTIROES_DB_STATEMENT_TIMEOUT_MS": str(LOAD_STATEMENT_TIMEOUT_MS),
             },
             instance_path=str(postgres.root / "instance"),
         )

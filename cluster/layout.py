@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS_BIN = Path(os.environ.get("MUTIROES_TOOLS_BIN", ROOT / ".tools" / "bin"))
 PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+# the gateway's files under nginx/ that every nginx running it copies (the rest it includes is generated)
+NGINX_FILES = ("nginx.conf", "security_headers.conf", "server_names.conf")
 # in its own venv of Debian's python3 (scripts/install-tools.sh): the unprivileged PostgreSQL user runs it
 PATRONI = TOOLS_BIN.parent / "patroni" / "bin" / "patroni"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"

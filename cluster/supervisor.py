@@ -15,6 +15,7 @@ import sys
 from cluster import ha
 from cluster.layout import (
     NGINX,
+    NGINX_FILES,
     PG_BIN,
     PG_NODES,
     PG_USER,
@@ -275,7 +276,7 @@ def write_configs(layout: Layout, state: State) -> None:
         targets.write_text("[]\n")
     if state.ha:
         ha.write_configs(layout, state)
-    for name in ("nginx.conf", "security_headers.conf", "server_names.conf"):
+    for name in NGINX_FILES:
         shutil.copyfile(ROOT / "nginx" / name, layout.nginx_prefix / name)
     extra_names = os.environ.get("MUTIROES_SERVER_NAMES", "").split()
     if extra_names:  # the host names this cluster is reached by, besides localhost and 127.0.0.1

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import redis as redis_lib
 
-from cluster import ClusterError, free_port, wait_for_port  # one implementation for the tests and the local cluster
+# one implementation for the tests and the local cluster
+from cluster import NGINX_FILES, ClusterError, free_port, wait_for_port
 
 PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -228,7 +229,6 @@ class Gunicorn:
 
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-NGINX_FILES = ("nginx.conf", "security_headers.conf", "server_names.conf")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster import NGINX_FILES
 from mutiroes.config import Config
 from mutiroes.web import parsing
 
@@ -71,7 +72,7 @@ def _nginx_prefix(tmp_path: Path, upstream: str) -> Path:
     prefix = tmp_path / "nginx"
     for sub in ("logs", "run", "tmp", "media"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
-    for name in ("nginx.conf", "security_headers.conf", "server_names.conf"):
+    for name in NGINX_FILES:
         shutil.copyfile(ROOT / "nginx" / name, prefix / name)
     (prefix / "listen.conf").write_text("listen 127.0.0.1:18080;\n")
     (prefix / "unlimited.conf").write_text("127.0.0.1/32 0;\n")

@@ -23,11 +23,10 @@ leaves every other event's answers cached:
 Answers are looked up and stored by ``web.fastpath`` (before Flask's dispatch), list items by ``web.listing``. Time
 passes too (``is_active``, ``is_registration_open``): nothing is older than 60 s (items 30 s, pages 30 s).
 
-Redis holds versions and entries when ``MUTIROES_REDIS_URL`` is set, so every replica agrees: a lookup is one round
-trip (a Lua script reads the entry and checks its versions), and so is a bump. A missing version key is created with
-a fresh number from a counter, never reused, so an expired key cannot make an old entry valid again. Without Redis a
-per-process store does the same (the embedded mode runs one process). Redis trouble never fails a request: the
-caller is served uncached.
+The stores (``web.cachestore``): Redis when ``MUTIROES_REDIS_URL`` or Sentinels are set, so every replica agrees
+(a lookup is one round trip, and so is a bump; each worker keeps copies of the answers it served, so a hit reads
+versions rather than the answer), else one process's memory (the embedded mode runs one process). Redis trouble
+never fails a request: the caller is served uncached.
 """
 
 from __future__ import annotations
@@ -35,10 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import json
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterable
 
 import redis as redis_lib
@@ -50,21 +46,23 @@ from sqlalchemy.sql import elements, operators
 from mutiroes.events.discovery import LISTED_BY
 from mutiroes.models import db
 from mutiroes.platform.redis import redis
+from mutiroes.web.cachestore import (
+    ALL,
+    COUNTS,
+    LISTS,
+    PREFIX,
+    Answer,
+    RedisStore,
+    encode,
+    event_key,
+    store_of,
+)
 
 log = logging.getLogger(__name__)
 
 DETAIL_TTL_SECONDS = 60
 PAGE_TTL_SECONDS = 30
 ITEM_TTL_SECONDS = 30  # a page (30 s) of items (30 s): no byte of an answer is older than 60 s
-# versions outlive every entry built on them; refreshed by each bump
-VERSION_TTL_SECONDS = 3600
-
-PREFIX = "mutiroes:cache"
-CLOCK = f"{PREFIX}:clock"
-ALL = f"{PREFIX}:v:all"
-LISTS = f"{PREFIX}:v:lists"
-COUNTS = f"{PREFIX}:v:counts"
-ITEM_PREFIX = f"{PREFIX}:item:"
 
 # what the event answers show: the tables, and the column that names the event a row belongs to
 EVENT_ROWS = {
@@ -84,11 +82,6 @@ CONFIRMED_COUNT = "confirmed_count"
 
 SLOT = "mutiroes.cache.slot"  # the WSGI environ key of a miss's Slot
 _NOTES = "mutiroes_cache_notes"
-MEMORY_MAX_ENTRIES = 4096
-
-
-def event_key(event_id: int | str) -> str:
-    return f"{PREFIX}:v:event:{event_id}"
 
 
 def entry_key(request_key: str) -> str:
@@ -110,202 +103,10 @@ class Slot:
     storable: bool = True
 
 
-def encode(headers: list[tuple[str, str]], body: bytes) -> bytes:
-    return json.dumps(headers, separators=(",", ":")).encode() + b"\n" + body
-
-
-def decode(payload: bytes) -> tuple[list[tuple[str, str]], bytes]:
-    head, body = payload.split(b"\n", 1)
-    return [(name, value) for name, value in json.loads(head)], body
-
-
-# --- stores ----------------------------------------------------------------------------------------------------
-
-# The entry, valid while each version it names is unchanged; on a miss, the current versions of KEYS[2..].
-_LOOKUP = """
-local entry = redis.call('GET', KEYS[1])
-if entry then
-  local cut = string.find(entry, '\\n', 1, true)
-  local valid = cut ~= nil
-  if valid then
-    for key, version in string.gmatch(string.sub(entry, 1, cut - 1), '([^ =]+)=([^ ]+)') do
-      if redis.call('GET', key) ~= version then
-        valid = false
-        break
-      end
-    end
-  end
-  if valid then
-    return {1, string.sub(entry, cut + 1)}
-  end
-end
-local versions = {}
-for i = 2, #KEYS do
-  local version = redis.call('GET', KEYS[i])
-  if not version then
-    version = tostring(redis.call('INCR', ARGV[1]))
-    redis.call('SET', KEYS[i], version, 'EX', ARGV[2])
-  end
-  versions[i - 1] = version
-end
-return {0, versions}
-"""
-# ALL's version, then for each event of KEYS[2..] (ids in ARGV[5..]) its version and its stored item or ''.
-_ITEMS = """
-local function version_of(key)
-  local version = redis.call('GET', key)
-  if not version then
-    version = tostring(redis.call('INCR', ARGV[1]))
-    redis.call('SET', key, version, 'EX', ARGV[2])
-  end
-  return version
-end
-local epoch = version_of(KEYS[1])
-local found = {epoch}
-for i = 2, #KEYS do
-  local version = version_of(KEYS[i])
-  found[#found + 1] = version
-  found[#found + 1] = redis.call('GET', ARGV[3] .. epoch .. ':' .. ARGV[i + 3] .. ':' .. version .. ':' .. ARGV[4])
-    or ''
-end
-return found
-"""
-_BUMP = """
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], tostring(redis.call('INCR', ARGV[1])), 'EX', ARGV[2])
-end
-return #KEYS
-"""
-
-
-def item_key(epoch: str, event_id: int, version: str, variant: str) -> str:
-    return f"{ITEM_PREFIX}{epoch}:{event_id}:{version}:{variant}"
-
-
-class RedisStore:
-    """Versions and entries in the app's Redis: each operation one round trip. Raises ``redis.RedisError``."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._scripts: dict[str, object] = {}
-
-    def _run(self, name: str, source: str, keys: list[str], args: list) -> object:
-        client = redis.client_for(self.app)
-        script = self._scripts.get(name)
-        if script is None:
-            script = self._scripts.setdefault(name, client.register_script(source))
-        # the current client: a forked worker replaces the one the script was registered with
-        return script(keys=keys, args=args, client=client)
-
-    def lookup(self, key: str, dependencies: list[str]) -> tuple[bytes | None, dict[str, str]]:
-        found, value = self._run("lookup", _LOOKUP, [key, *dependencies], [CLOCK, VERSION_TTL_SECONDS])
-        if found == 1:
-            return value, {}
-        return None, {name: version.decode() for name, version in zip(dependencies, value, strict=True)}
-
-    def put(self, key: str, versions: dict[str, str], payload: bytes, ttl: int) -> None:
-        names = " ".join(f"{name}={version}" for name, version in versions.items())
-        redis.client_for(self.app).set(key, names.encode() + b"\n" + payload, ex=ttl)
-
-    def items(self, event_ids: list[int], variant: str) -> tuple[str, dict[int, tuple[str, bytes | None]]]:
-        found = self._run(
-            "items",
-            _ITEMS,
-            [ALL, *(event_key(event_id) for event_id in event_ids)],
-            [CLOCK, VERSION_TTL_SECONDS, ITEM_PREFIX, variant, *event_ids],
-        )
-        epoch = found[0].decode()
-        pairs = zip(event_ids, found[1::2], found[2::2], strict=True)
-        return epoch, {event_id: (version.decode(), item or None) for event_id, version, item in pairs}
-
-    def put_items(self, epoch: str, items: dict[int, tuple[str, bytes]], variant: str, ttl: int) -> None:
-        pipeline = redis.client_for(self.app).pipeline(transaction=False)
-        for event_id, (version, item) in items.items():
-            pipeline.set(item_key(epoch, event_id, version, variant), item, ex=ttl)
-        pipeline.execute()
-
-    def bump(self, keys: list[str]) -> None:
-        self._run("bump", _BUMP, keys, [CLOCK, VERSION_TTL_SECONDS])
-
-
-class MemoryStore:
-    """The same, in one process's memory (the embedded mode, and apps without Redis)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._clock = itertools.count(1)
-        self._versions: dict[str, str] = {}
-        self._entries: dict[str, tuple[float, dict[str, str], bytes]] = {}
-
-    def _version(self, key: str) -> str:
-        version = self._versions.get(key)
-        if version is None:
-            version = self._versions[key] = str(next(self._clock))
-        return version
-
-    def _get(self, key: str) -> tuple[dict[str, str], bytes] | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            del self._entries[key]
-            return None
-        return entry[1], entry[2]
-
-    def _set(self, key: str, versions: dict[str, str], value: bytes, ttl: int) -> None:
-        if len(self._entries) >= MEMORY_MAX_ENTRIES:
-            now = time.monotonic()
-            for stale in [k for k, (expires, _v, _value) in self._entries.items() if expires <= now]:
-                del self._entries[stale]
-            if len(self._entries) >= MEMORY_MAX_ENTRIES:
-                self._entries.pop(next(iter(self._entries)))
-        self._entries[key] = (time.monotonic() + ttl, versions, value)
-
-    def lookup(self, key: str, dependencies: list[str]) -> tuple[bytes | None, dict[str, str]]:
-        with self._lock:
-            entry = self._get(key)
-            if entry is not None and all(self._versions.get(k) == v for k, v in entry[0].items()):
-                return entry[1], {}
-            return None, {name: self._version(name) for name in dependencies}
-
-    def put(self, key: str, versions: dict[str, str], payload: bytes, ttl: int) -> None:
-        with self._lock:
-            self._set(key, dict(versions), payload, ttl)
-
-    def items(self, event_ids: list[int], variant: str) -> tuple[str, dict[int, tuple[str, bytes | None]]]:
-        with self._lock:
-            epoch = self._version(ALL)
-            found = {}
-            for event_id in event_ids:
-                version = self._version(event_key(event_id))
-                entry = self._get(item_key(epoch, event_id, version, variant))
-                found[event_id] = (version, entry[1] if entry else None)
-            return epoch, found
-
-    def put_items(self, epoch: str, items: dict[int, tuple[str, bytes]], variant: str, ttl: int) -> None:
-        with self._lock:
-            for event_id, (version, item) in items.items():
-                self._set(item_key(epoch, event_id, version, variant), {}, item, ttl)
-
-    def bump(self, keys: list[str]) -> None:
-        with self._lock:
-            for key in keys:
-                self._versions[key] = str(next(self._clock))
-
-
-def store_of(app: Flask) -> RedisStore | MemoryStore:
-    if redis.configured(app):
-        return app.extensions["mutiroes_cache_redis"]
-    store = app.extensions.get("mutiroes_cache")
-    if store is None:
-        store = app.extensions.setdefault("mutiroes_cache", MemoryStore())
-    return store
-
-
 # --- answers and items -----------------------------------------------------------------------------------------
 
 
-def lookup(app: Flask, key: str, dependencies: list[str]) -> tuple[bytes | None, dict[str, str]] | None:
+def lookup(app: Flask, key: str, dependencies: list[str]) -> tuple[Answer | None, dict[str, str]] | None:
     """(the stored answer or None, the current versions of ``dependencies`` on a miss); None when unavailable."""
     try:
         return store_of(app).lookup(key, dependencies)
@@ -366,8 +167,8 @@ def bump(app: Flask, keys: Iterable[str]) -> None:
     try:
         store_of(app).bump(keys)
     except redis_lib.RedisError as exc:
-        # entries already stored then live out their TTL; while Redis is down nothing is read from it anyway
-        log.warning("cache unavailable (%s); could not invalidate %s", exc, ", ".join(keys))
+        # owed by the store: made before this process reads the cache again (cachestore.RedisStore.owe)
+        log.warning("cache unavailable (%s); invalidating %s once Redis answers", exc, ", ".join(keys))
 
 
 # --- what a transaction wrote ----------------------------------------------------------------------------------

@@ -104,8 +104,8 @@ class CacheLayer:
         environ[cache.SLOT] = slot
         return self._miss(environ, start_response, slot)
 
-    def _hit(self, environ: dict, start_response, route: CachedRoute, payload: bytes, began: float):
-        headers, body = cache.decode(payload)
+    def _hit(self, environ: dict, start_response, route: CachedRoute, answer: cache.Answer, began: float):
+        headers, body = answer
         answer_id = request_id.incoming_or_new(environ.get("HTTP_X_REQUEST_ID"))
         start_response("200 OK", [*headers, (request_id.HEADER, answer_id), ("X-Cache", "hit")])
         elapsed = time.perf_counter() - began

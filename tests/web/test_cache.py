@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +17,7 @@ from mutiroes.events.schemas import EventListItemSchema
 from mutiroes.jobs import registry as jobs
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
+from mutiroes.web import cachestore
 from tests import images
 from tests.content.conftest import upload
 from tests.test_metrics import sample
@@ -343,3 +345,102 @@ def test_a_write_on_one_replica_is_seen_on_the_other_which_keeps_the_rest_cached
         result="hit",
     )
     assert hits_after == hits_before + 1
+
+
+# --- a worker's copies of the answers it served ----------------------------------------------------------------
+
+
+@pytest.fixture
+def other_worker(make_config):
+    """A second app on the same PostgreSQL and Redis: another worker (or replica), with copies of its own."""
+    other = create_app(make_config())
+    other.config["TESTING"] = True
+    return other
+
+
+def test_a_workers_copy_is_served_without_the_shared_entry_and_only_while_its_versions_are_current(
+    app, client, other_worker, make_event, user_with_token
+):
+    organizer, headers = user_with_token()
+    event_id = make_event(organizer=organizer, title="Mutirão da Praia Vermelha")
+    urls = (f"/api/events/{event_id}/", "/api/events/")
+    warm(client, *urls)
+    served = {url: read(client, url).get_data() for url in urls}
+    redis_client = app.extensions["mutiroes_redis"]["client"]
+    answers = list(redis_client.scan_iter(match="mutiroes:cache:answer:*"))
+    assert len(answers) == 2
+    redis_client.delete(*answers)  # the shared entries evicted: only this worker's copies are left
+    for url in urls:
+        again = read(client, url)
+        assert again.headers["X-Cache"] == "hit" and again.get_data() == served[url]
+    assert not list(redis_client.scan_iter(match="mutiroes:cache:answer:*"))  # nothing was fetched or stored again
+    # a write made by another worker: this worker's next reads show it, and its copies are replaced
+    changed = other_worker.test_client().patch(urls[0], json={"title": "Mutirão remarcado"}, headers=headers)
+    assert changed.status_code == 200, changed.get_json()
+    detail, page = read(client, urls[0]), read(client, urls[1])
+    assert detail.headers["X-Cache"] == page.headers["X-Cache"] == "miss"
+    assert detail.get_json()["title"] == page.get_json()["results"][0]["title"] == "Mutirão remarcado"
+    assert read(client, urls[0]).get_json()["title"] == "Mutirão remarcado"
+
+
+def test_a_copy_kept_from_before_redis_lost_its_data_is_never_served(
+    app, client, other_worker, make_event, user_with_token
+):
+    organizer, headers = user_with_token()
+    event_id = make_event(organizer=organizer, title="Plantio no Parque")
+    url = f"/api/events/{event_id}/"
+    warm(client, url)
+    redis_client = app.extensions["mutiroes_redis"]["client"]
+    before = {key: int(redis_client.get(key)) for key in redis_client.scan_iter(match="mutiroes:cache:v:*")}
+    redis_client.flushdb()  # a Redis restarted without its data: the version counter starts again
+    # the other worker writes, then rebuilds the versions of the answers it reads
+    changed = other_worker.test_client().patch(url, json={"title": "Plantio remarcado"}, headers=headers)
+    assert changed.status_code == 200, changed.get_json()
+    assert read(other_worker.test_client(), url).get_json()["title"] == "Plantio remarcado"
+    after = {key: int(redis_client.get(key)) for key in redis_client.scan_iter(match="mutiroes:cache:v:*")}
+    assert before and after and min(after.values()) > max(before.values())  # no number is given twice
+    # this worker's copy is stale: it is served the other worker's new entry instead
+    assert read(client, url).get_json()["title"] == "Plantio remarcado"
+
+
+def test_a_workers_copies_stay_within_their_bytes_dropping_the_least_recently_served():
+    copies = cachestore.LocalCopies(max_bytes=2500)
+    now, versions = time.monotonic(), (["v"], [b"1"])
+    for name in ("a", "b", "c"):
+        copies.put(name, now + 60, versions, ([], name.encode() * 900))
+    assert copies.size <= 2500 and copies.get("a") is None  # the oldest made room
+    assert copies.get("b") is not None  # b is now the most recently served
+    copies.put("d", now + 60, versions, ([], b"d" * 900))
+    assert copies.get("c") is None and copies.get("b") is not None and copies.get("d") is not None
+    copies.put("huge", now + 60, versions, ([], b"x" * 5000))
+    assert copies.get("huge") is None and copies.get("b") is not None  # too big to keep: nothing dropped for it
+    copies.put("old", now - 1, versions, ([], b"o"))
+    assert copies.get("old") is None  # a copy lives no longer than the entry it copies
+    assert copies.size == 2 * (900 + len("v1") + 1)
+
+
+def test_a_write_made_while_redis_is_down_is_seen_once_it_is_back_by_the_writer_and_then_by_everyone(
+    make_config, redis_server, make_event, user_with_token, other_worker
+):
+    writer = create_app(
+        make_config(breaker_fail_max=100, breaker_reset_seconds=1, service_name="mutiroes-copies-outage")
+    ).test_client()
+    reader = other_worker.test_client()
+    organizer, headers = user_with_token()
+    url = f"/api/events/{make_event(organizer=organizer, title='Mutirão do Mangue')}/"
+    warm(writer, url)  # both hold a copy, on a pooled connection to Redis (whose data survives a restart)
+    warm(reader, url)
+    redis_server.stop()
+    try:
+        assert writer.patch(url, json={"title": "Mutirão do Mangue, novo horário"}, headers=headers).status_code == 200
+        down = read(writer, url)  # its copy cannot be checked: the view answers, fresh
+        assert down.headers["X-Cache"] == "miss" and down.get_json()["title"] == "Mutirão do Mangue, novo horário"
+    finally:
+        redis_server.start()
+    # the writer owes the bump its commit could not make: it makes it before reading the cache again (on a new
+    # connection: the pooled one died with the server), so it never serves the old entry Redis kept
+    assert read(writer, url).get_json()["title"] == "Mutirão do Mangue, novo horário"
+    again = read(writer, url)
+    assert again.headers["X-Cache"] == "hit" and again.get_json()["title"] == "Mutirão do Mangue, novo horário"
+    # and from then on every other worker sees the write too
+    assert read(reader, url).get_json()["title"] == "Mutirão do Mangue, novo horário"
