@@ -11,6 +11,9 @@ again while volunteers join and leave random events at --rate writes per second 
 its scheduled time whatever the previous ones are doing, so a slow server cannot slow the load down; its latency is
 counted from that time), and the write latencies.
 
+First, the writes alone (no reader) through nginx: the CPU the whole machine spends per write, by program (from
+/proc), which bounds what the reads can keep under that write rate on this machine.
+
 Targets: under 20 writes/s the list keeps >= 85 % of its throughput alone and its p99 stays <= 1.5x alone; join
 p99 <= 100 ms meanwhile.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import random
 import sys
 import threading
@@ -142,6 +146,51 @@ class OpenLoopWriter:
         }
 
 
+# what each process of the cluster is, by its command line (first match wins); the rest is "other"
+PROGRAMS = (
+    ("postgres", ("postgres:", "/postgres ")),
+    ("patroni", ("patroni",)),
+    ("api (gunicorn)", ("gunicorn",)),
+    ("jobs (rq workers, scheduler)", ("workers.", "rq ", "rqscheduler", "scheduler")),
+    ("redis + sentinels", ("redis-server", "redis-sentinel")),
+    ("nginx", ("nginx",)),
+    ("smtp sink", ("smtp", "aiosmtpd")),
+    ("consul", ("consul",)),
+    ("this benchmark (the writers)", ("bench/list_under_writes",)),
+)
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds used so far by every live process, summed by program (PROGRAMS)."""
+    used: dict[str, float] = collections.defaultdict(float)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        program = next((name for name, marks in PROGRAMS if any(mark in command for mark in marks)), "other")
+        used[program] += seconds
+    return used
+
+
+def cpu_per_write(base: str, tokens: list[str], event_ids: list[int], rate: float, seconds: int) -> dict:
+    """Writes alone (no reader) for ``seconds``: the machine's CPU per write, in ms, by program."""
+    before = cpu_by_program()
+    with OpenLoopWriter(base, tokens, event_ids, rate) as writer:
+        time.sleep(seconds)
+        writes = writer.summary(seconds)
+    time.sleep(2)  # the jobs the last writes caused
+    after = cpu_by_program()
+    count = max(1, writes["writes"])
+    spent = {name: max(0.0, after.get(name, 0.0) - before.get(name, 0.0)) * 1000 / count for name in after}
+    return {"writes": writes, "per_write_ms": spent, "total_ms": sum(spent.values())}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=20.0, help="joins + leaves per second")
@@ -172,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
                 ("via nginx", gateway.url, bench.gateway),
                 ("1 replica direct", f"http://127.0.0.1:{floors[0][1]}/", bench.replica(0)),
             )
+            cost = cpu_per_write(bench.gateway, tokens, event_ids, args.rate, args.duration)
+            by_program = sorted(cost["per_write_ms"].items(), key=lambda pair: -pair[1])
+            print(
+                f"writes alone (via nginx): {cost['writes']['rate']:.1f}/s, {cost['total_ms']:.1f} ms of CPU per write"
+                f" (the machine has {os.cpu_count()} cores: {os.cpu_count() * 1000 / max(args.rate, 1):.0f} ms per"
+                " write at this rate is all of it); by program: "
+                + ", ".join(f"{name} {ms:.1f}" for name, ms in by_program),
+                flush=True,
+            )
+            rows.append(row("list_under_writes", "CPU per write, writes alone", cost["total_ms"], "ms"))
             for label, floor_url, base in targets:
                 floor = measure(f"floor ({label})", floor_url, **timing)
                 for kind, path in (("list", "/api/events/"), ("detail", detail_path)):
