@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 from email.utils import parseaddr
 
 from mutiroes.config import Config
 from mutiroes.platform import breakers, circuit
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every SMTP session of this process, made once: loading the system's CA certificates took
+    most of a notification job's CPU when every session made its own (and a session without TLS needs none). A
+    changed CA bundle is read at the next start."""
+    return ssl.create_default_context()
 
 
 class MailError(RuntimeError):
@@ -25,13 +34,12 @@ class SMTPConnection:
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
         if s.smtp_security == "ssl":
-            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=context)
+            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=tls_context())
         else:
             smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
             if s.smtp_security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=tls_context())
         if s.smtp_user:
             smtp.login(s.smtp_user, s.smtp_password or "")
         self.opened += 1

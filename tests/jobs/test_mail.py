@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 
 import sqlalchemy as sa
 
 from mutiroes import jobs, mail
 from mutiroes.events import ical
 from mutiroes.jobs import queues
+from mutiroes.mail import smtp
 from mutiroes.mail.deliveries import DeliveryStatus
 from mutiroes.models import db
 from mutiroes.users.models import User
@@ -201,3 +203,10 @@ def test_a_line_break_in_a_subject_cannot_add_headers(jobs_app):
     headers = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
     assert not any(line.startswith(b"Bcc:") for line in headers)
     assert b"Subject: Oi Bcc: x@evil.example" in headers
+
+
+def test_every_smtp_session_of_a_process_shares_one_tls_context():
+    # loading the CA certificates was most of a notification job's CPU when each session made its own context
+    first = smtp.tls_context()
+    assert first is smtp.tls_context()
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
