@@ -151,10 +151,11 @@ PROGRAMS = (
     ("postgres", ("postgres:", "/postgres ")),
     ("patroni", ("patroni",)),
     ("api (gunicorn)", ("gunicorn",)),
+    # the bench's stand-in for an outside mail server, before the jobs (it is a workers.* module too)
+    ("smtp sink", ("smtp_sink", "aiosmtpd")),
     ("jobs (rq workers, scheduler)", ("workers.", "rq ", "rqscheduler", "scheduler")),
     ("redis + sentinels", ("redis-server", "redis-sentinel")),
     ("nginx", ("nginx",)),
-    ("smtp sink", ("smtp", "aiosmtpd")),
     ("consul", ("consul",)),
     ("this benchmark (the writers)", ("bench/list_under_writes",)),
 )

@@ -37,7 +37,9 @@ class GuardedRedis(redis_lib.Redis):
 
     breaker: pybreaker.CircuitBreaker
 
-    def _through_breaker(self, func, *args, **kwargs):
+    def through_breaker(self, func, *args, **kwargs):
+        """Run ``func`` (a Redis call) as every command of this client runs: through the breaker, as a
+        ``redis.ConnectionError`` when the circuit is open, at most one wait on Redis per request."""
         in_request = has_request_context()
         if in_request and g.get(_FAILED_IN_REQUEST):
             raise circuit.RedisUnavailable("redis failed earlier in this request")
@@ -51,7 +53,7 @@ class GuardedRedis(redis_lib.Redis):
             raise
 
     def execute_command(self, *args, **options):
-        return self._through_breaker(super().execute_command, *args, **options)
+        return self.through_breaker(super().execute_command, *args, **options)
 
     def pipeline(self, transaction=True, shard_hint=None):
         pipe = super().pipeline(transaction=transaction, shard_hint=shard_hint)
@@ -59,7 +61,7 @@ class GuardedRedis(redis_lib.Redis):
 
         @functools.wraps(execute)
         def guarded_execute(raise_on_error=True):
-            return self._through_breaker(execute, raise_on_error)
+            return self.through_breaker(execute, raise_on_error)
 
         pipe.execute = guarded_execute
         return pipe

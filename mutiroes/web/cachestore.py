@@ -27,7 +27,6 @@ import time
 import redis as redis_lib
 from flask import Flask
 
-from mutiroes.platform import circuit
 from mutiroes.platform.redis import redis
 
 # versions outlive every entry built on them; refreshed by each bump
@@ -196,7 +195,7 @@ def parse_versions(line: bytes) -> Versions:
 
 def _current_values(pool: redis_lib.ConnectionPool, names: list[str]) -> list[bytes | None]:
     """MGET straight on a pooled connection: the hit path's one round trip, without the client's per-command layers
-    (the Redis breaker still counts its failures). A connection found dead (Redis restarted, a failover) is
+    (the caller runs it through the client's breaker). A connection found dead (Redis restarted, a failover) is
     replaced once; a timeout is not retried."""
     for attempt in (1, 2):
         connection = pool.get_connection()
@@ -212,7 +211,7 @@ def _current_values(pool: redis_lib.ConnectionPool, names: list[str]) -> list[by
             raise
         finally:
             pool.release(connection)
-    raise AssertionError("unreachable")
+    return []  # not reached: the second attempt returns or raises
 
 
 class RedisStore:
@@ -229,14 +228,8 @@ class RedisStore:
 
     def _settle(self) -> None:
         """Make the bumps this process owes, or raise: nothing is read from the cache while one is owed."""
-        if not self._owed:
-            return
-        with self._owed_lock:
-            owed = sorted(self._owed)
-        if owed:
-            self._run("bump", _BUMP, owed, [CLOCK, VERSION_TTL_SECONDS])
-            with self._owed_lock:
-                self._owed.difference_update(owed)
+        if self._owed:
+            self.bump([])
 
     def _run(self, name: str, source: str, keys: list[str], args: list) -> object:
         client = redis.client_for(self.app)
@@ -252,7 +245,7 @@ class RedisStore:
         if copy is not None:
             (names, values), answer = copy
             client = redis.client_for(self.app)
-            if circuit.call(client.breaker, _current_values, client.connection_pool, names) == values:
+            if client.through_breaker(_current_values, client.connection_pool, names) == values:
                 return answer, {}
             self.copies.forget(key)
         found = self._run("lookup", _LOOKUP, [key, *dependencies], [CLOCK, VERSION_TTL_SECONDS])
@@ -265,11 +258,9 @@ class RedisStore:
 
     def put(self, key: str, versions: dict[str, str], payload: bytes, ttl: int) -> None:
         self._settle()
-        line = version_line(versions)
-        redis.client_for(self.app).set(key, line.encode() + b"\n" + payload, ex=ttl)
-        self.copies.put(
-            key, time.monotonic() + ttl, (list(versions), [v.encode() for v in versions.values()]), decode(payload)
-        )
+        line = version_line(versions).encode()
+        redis.client_for(self.app).set(key, line + b"\n" + payload, ex=ttl)
+        self.copies.put(key, time.monotonic() + ttl, parse_versions(line), decode(payload))
 
     def items(self, event_ids: list[int], variant: str) -> tuple[str, dict[int, tuple[str, bytes | None]]]:
         self._settle()
@@ -290,12 +281,19 @@ class RedisStore:
         pipeline.execute()
 
     def bump(self, keys: list[str]) -> None:
+        """Bump ``keys`` and whatever this process owes, in one round trip; on failure they are all owed."""
+        with self._owed_lock:
+            owed = set(self._owed)
+        every = sorted(owed.union(keys))
+        if not every:
+            return
         try:
-            self._settle()
-            self._run("bump", _BUMP, keys, [CLOCK, VERSION_TTL_SECONDS])
+            self._run("bump", _BUMP, every, [CLOCK, VERSION_TTL_SECONDS])
         except redis_lib.RedisError:
             self.owe(keys)
             raise
+        with self._owed_lock:
+            self._owed.difference_update(owed)
 
     def owe(self, keys: list[str]) -> None:
         """Remember bumps that failed. Other workers and replicas may serve the answers they invalidate until this

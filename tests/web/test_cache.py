@@ -444,3 +444,16 @@ def test_a_write_made_while_redis_is_down_is_seen_once_it_is_back_by_the_writer_
     assert again.headers["X-Cache"] == "hit" and again.get_json()["title"] == "Mutirão do Mangue, novo horário"
     # and from then on every other worker sees the write too
     assert read(reader, url).get_json()["title"] == "Mutirão do Mangue, novo horário"
+
+
+def test_a_worker_holding_copies_answers_with_the_redis_circuit_open(make_config, make_event):
+    worker = create_app(make_config(service_name="mutiroes-copies-open-circuit"))
+    client = worker.test_client()
+    url = f"/api/events/{make_event(title='Mutirão da Restinga')}/"
+    warm(client, url)  # a copy is held: the next lookup checks it with the hit path's own MGET
+    worker.extensions["mutiroes_redis"]["breaker"].open()
+    try:
+        answer = read(client, url)  # the open circuit is an unavailable cache, not a 500
+        assert answer.headers["X-Cache"] == "miss" and answer.get_json()["title"] == "Mutirão da Restinga"
+    finally:
+        worker.extensions["mutiroes_redis"]["breaker"].close()
