@@ -26,6 +26,19 @@ NAMING_CONVENTION = {
 db = SQLAlchemy(metadata=sa.MetaData(naming_convention=NAMING_CONVENTION))
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds, for a service that answers with the rows it just wrote:
+    their values are the ones it wrote, and reloading them after the commit would cost another checkout, ping and
+    SELECT on the request's path. Anything updated in SQL behind the ORM's back keeps its old value in Python, so
+    only use it when the answer does not read such a value."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 class UTCDateTime(sa.TypeDecorator):
     """Timezone-aware UTC in Python; ``timestamptz`` on PostgreSQL, naive UTC text on SQLite."""
 

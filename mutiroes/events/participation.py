@@ -28,7 +28,7 @@ from mutiroes.events.models import (
     ExperienceLevel,
     ParticipationStatus,
 )
-from mutiroes.models import db, paginate
+from mutiroes.models import commit_keeping_loaded, db, paginate
 from mutiroes.timeutil import local_today, utcnow
 from mutiroes.users.models import User
 
@@ -221,8 +221,10 @@ def join(*, event_id: int, user: User, details: dict[str, Any]) -> EventParticip
         db.session.rollback()
         raise Conflict("Você já está inscrito neste evento.") from exc
     notify(event, user.id, "pending" if status == ParticipationStatus.PENDING else "joined")
-    db.session.commit()
-    return with_positions([participation])[0]
+    # the answer's place on the waitlist is the one this transaction made
+    with_positions([participation])
+    commit_keeping_loaded()
+    return participation
 
 
 def leave(*, event_id: int, user: User) -> None:

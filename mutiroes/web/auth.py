@@ -134,7 +134,11 @@ def allowed(check):
     def decorator(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            check(caller=caller(), **{name: value for name, value in kwargs.items() if name in names})
+            # kept for the request: the session's identity map holds objects weakly, and the service's own check
+            # then finds the object there instead of loading it a second time
+            g.mutiroes_allowed = check(
+                caller=caller(), **{name: value for name, value in kwargs.items() if name in names}
+            )
             return fn(*args, **kwargs)
 
         return wrapper
