@@ -39,7 +39,7 @@ function init(args)
     end
     line_number = line_number + 1
   end
-  writer = 0
+  writer, commenter = 0, 0
   math.randomseed(7919 * (id + 1))
 end
 
@@ -91,7 +91,10 @@ function request()
   elseif kind == "detail_authenticated" then
     return wrk.format("GET", "/api/events/" .. event_id() .. "/", auth(volunteer))
   elseif kind == "comment" then
-    return wrk.format("POST", "/api/events/" .. event_id() .. "/comments/", auth(volunteer),
+    -- the thread's volunteers in turn, like the joins: a random pick bunches one person's comments past the
+    -- per-person limit (MUTIROES_COMMENTS_PER_MINUTE, 10) long before the mix's rate says they should
+    commenter = commenter % #tokens + 1
+    return wrk.format("POST", "/api/events/" .. event_id() .. "/comments/", auth(commenter),
       '{"content": "Estarei lá com luvas e sacos!"}')
   end
   -- join_or_leave: the thread's volunteers in turn

@@ -1,10 +1,10 @@
 """A realistic mix through nginx, and the highest rate it sustains with p99 <= 100 ms and no error.
 
     .venv/bin/python bench/mixed.py [--connections 4,8,16,32,64] [--duration 20] [--warmup 5] [--events 1000]
-        [--volunteers 64] [--json FILE]
+        [--volunteers 128] [--json FILE]
 
 Starts a private local cluster (3 replicas x 4 gunicorn workers, 2 RQ workers, the code of `make cluster`) with
-1,000 published events and 64 logged-in volunteers, then drives its nginx with wrk and bench/mixed.lua:
+1,000 published events and 128 logged-in volunteers, then drives its nginx with wrk and bench/mixed.lua:
 
     anonymous 75 %      list 25 % (page 1, page 2, a category), detail 30 %, nearby 12 %, categories 8 %
     authenticated 15 %  profile 5 %, my_events 5 %, detail 5 %
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--events", type=int, default=1000)
-    parser.add_argument("--volunteers", type=int, default=64)
+    parser.add_argument("--volunteers", type=int, default=128)
     parser.add_argument("--json", help="also write the table rows to this file")
     args = parser.parse_args(argv)
     steps = [int(n) for n in args.connections.split(",")]
