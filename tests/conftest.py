@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -9,6 +10,7 @@ import logging
 import os
 import secrets
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
@@ -151,6 +153,37 @@ def auth_headers(make_user, login):
     """A fresh user and the Authorization header of a live login."""
     user = make_user()
     return bearer(login(user))
+
+
+@pytest.fixture
+def database_lost_after_commit(app):
+    """Within the block, the database "goes away" right after the first commit: every later statement fails as a
+    lost server does. A write whose answer still needed the database after its commit would report an error for a
+    write that was stored."""
+
+    @contextlib.contextmanager
+    def lost():
+        state = {"committed": False, "refused": []}
+
+        def commit(_connection):
+            state["committed"] = True
+
+        def execute(_connection, _cursor, statement, *_args):
+            if state["committed"]:
+                state["refused"].append(statement.split()[0])
+                raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+        with app.app_context():
+            engine = db.engine
+        sa.event.listen(engine, "commit", commit)
+        sa.event.listen(engine, "before_cursor_execute", execute)
+        try:
+            yield state
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", execute)
+            sa.event.remove(engine, "commit", commit)
+
+    return lost
 
 
 @pytest.fixture

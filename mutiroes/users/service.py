@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from mutiroes import jobs
 from mutiroes.errors import Throttled, Unauthorized, ValidationError
 from mutiroes.events.models import EventCategory
-from mutiroes.models import db
+from mutiroes.models import commit_keeping_loaded, db
 from mutiroes.platform import images, throttle
 from mutiroes.timeutil import utcnow
 from mutiroes.users import tokens
@@ -131,7 +131,9 @@ def create(*, username: str, email: str, password: str, first_name: str = "", la
     try:
         db.session.flush()
         jobs.request("send_welcome_email", user_id=user.id)
-        db.session.commit()
+        # the answer is made from what was written: a server lost right after the commit must not turn a stored
+        # account into an error (the person would register again and find the name taken)
+        commit_keeping_loaded()
     except IntegrityError as exc:
         # a concurrent registration took the name between our check and our insert
         db.session.rollback()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from mutiroes.events.models import Event, EventParticipant
 from mutiroes.models import db
@@ -13,6 +14,24 @@ from mutiroes.timeutil import utcnow
 
 def join(client, event_id, headers, **body):
     return client.post(f"/api/events/{event_id}/join/", json=body or None, headers=headers)
+
+
+def test_a_stored_join_is_answered_201_even_if_the_database_is_lost_right_after_the_commit(
+    client, app, make_event, user_with_token, database_lost_after_commit
+):
+    event_id = make_event(max_participants=1)
+    _first, first_headers = user_with_token()
+    assert join(client, event_id, first_headers).status_code == 201
+    user, headers = user_with_token()
+    with database_lost_after_commit() as lost:
+        response = join(client, event_id, headers)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["status"], body["waitlist_position"], body["user_id"]) == ("waitlisted", 1, user["id"])
+    assert lost["committed"] and "SELECT" not in lost["refused"]
+    with app.app_context():
+        stored = db.session.scalars(sa.select(EventParticipant).where(EventParticipant.event_id == event_id)).all()
+        assert sorted(p.status for p in stored) == ["confirmed", "waitlisted"]
 
 
 def test_join_confirms_while_spots_remain_then_waitlists(client, make_event, user_with_token):

@@ -102,3 +102,15 @@ def test_register_oversized_body_is_413_and_writes_nothing(client, app):
     assert response.status_code == 413
     assert response.get_json() == {"detail": "O corpo da requisição é grande demais."}
     assert users_count(app) == 0
+
+
+def test_a_stored_registration_is_answered_201_even_if_the_database_is_lost_right_after_the_commit(
+    client, app, database_lost_after_commit
+):
+    with database_lost_after_commit() as lost:
+        response = client.post("/api/users/register/", json=VALID)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["username"] == "maria_silva"
+    assert lost["committed"] and "SELECT" not in lost["refused"]  # only the outbox's own mark came after it
+    with app.app_context():
+        assert db.session.scalar(sa.select(User.username).where(User.email == "maria@example.org")) == "maria_silva"
