@@ -395,7 +395,7 @@ class Config:
     upstream_file: str | None = setting(
         None,
         description="nginx upstream file rendered by consul-template; a stopping replica waits until it is gone "
-        "from it (unset: a fixed 5 s wait)",
+        "from it (unset: a fixed 10 s wait)",
     )
     drain_timeout_seconds: int = setting(
         20, description="longest wait for the replica to leave the upstream file, before stopping anyway"
