@@ -37,8 +37,8 @@ DEREGISTER_CRITICAL_AFTER = "1m"
 RECONCILE_SECONDS = 10.0
 # the fixed drain when the upstream file is not visible (containers: it lives in the gateway): consul-template's
 # wait (up to 3 s of quiet; a rolling update's new replica turning healthy restarts it), `nginx -t`, the reload
-# and the old nginx workers letting go, on a loaded machine. 5 s was too short once in CI: a POST sent to a replica
-# that had stopped accepting got 503 (nginx never resends a POST), and the refresh it carried broke its chain
+# and the old nginx workers letting go, on a loaded machine. With 5 s a CI rolling update once answered two POSTs
+# 503 (nginx never resends a POST); a replica that stopped accepting before nginx let go is one way that happens
 DEFAULT_DRAIN_GRACE_SECONDS = 10.0
 # time for nginx's new workers to take over after the upstream file changed
 RELOAD_SETTLE_SECONDS = 1.0
