@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import socket
 
 from mutiroes import create_app
 from mutiroes.jobs import schedule
 from mutiroes.jobs.outbox import RelayThread
+from mutiroes.jobs.worker import process_name
 from mutiroes.platform.redis import worker_connection
 from workers import SCHEDULER_NAME_PREFIX
 
@@ -29,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = app.config["MUTIROES"]
     if not settings.uses_redis:
         raise SystemExit("MUTIROES_REDIS_URL is not set: the scheduler needs Redis")
-    name = f"{SCHEDULER_NAME_PREFIX}{socket.gethostname()}-{os.getpid()}"
+    name = process_name(SCHEDULER_NAME_PREFIX)
     scheduler = schedule.make_scheduler(worker_connection(settings), settings, name=name)
     outcome = schedule.register_when_redis_answers(scheduler)
     log.info("schedule registered: %s", {k: v for k, v in outcome.items() if v})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 
@@ -16,11 +17,21 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 
 from mutiroes.jobs import queues, registry, runner
-from mutiroes.jobs.outbox import RelayThread, request_id_of
+from mutiroes.jobs.outbox import REDIS_ERRORS, RelayThread, request_id_of
 from mutiroes.platform import logs
 from mutiroes.platform.redis import worker_connection
 
 log = logging.getLogger(__name__)
+
+
+def process_name(prefix: str) -> str:
+    """``<prefix><host>-<pid>-<random>``: the name an RQ worker or scheduler registers under, new at every start.
+
+    RQ and rq-scheduler refuse to start under the name of one whose key has not expired yet. A process that died
+    without saying so (killed, or quit on a Redis failover) leaves its key for minutes, and in a container the pid
+    is the same at every start: a host-and-pid name would keep the restarted process refusing until then.
+    """
+    return f"{prefix}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class MutiroesWorker(SimpleWorker):
@@ -34,6 +45,8 @@ class MutiroesWorker(SimpleWorker):
     # BLPOP reaches even later: after a Redis outage, retried jobs (SMTP down, say) stalled for that long. The
     # worker wakes at least every SCHEDULER_CHECK_SECONDS and starts the scheduler again when it is gone.
     SCHEDULER_CHECK_SECONDS = 5
+    # how long a job whose run Redis interrupted waits for Redis to take it back onto its queue
+    REQUEUE_WAIT_SECONDS = 60
 
     def __init__(self, *args, app=None, relay_interval: float | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -46,7 +59,27 @@ class MutiroesWorker(SimpleWorker):
     def execute_job(self, job, queue):
         # RQ's own lines about the job (its traceback when it fails, "Job OK") carry the request id like the job's
         with logs.request_id_bound(request_id_of(job)):
-            super().execute_job(job, queue)
+            try:
+                super().execute_job(job, queue)
+            except REDIS_ERRORS as exc:
+                # Redis went away while RQ recorded the job's start or its end: the job was taken off its queue
+                # and may not have run. Left there it would be lost (RQ would quit, and nothing holds its id any
+                # more); it goes back on its queue instead, to run again (every job is idempotent).
+                self._requeue(job, queue, exc)
+
+    def _requeue(self, job, queue, error: Exception) -> None:
+        log.warning("Redis failed around job %s (%s): putting it back on %s", job.id, error, queue.name)
+        deadline = time.monotonic() + self.REQUEUE_WAIT_SECONDS
+        while True:
+            try:
+                queue.push_job_id(job.id, at_front=True)
+                log.info("job %s is back on %s", job.id, queue.name)
+                return
+            except REDIS_ERRORS:
+                if time.monotonic() >= deadline:
+                    log.error("job %s could not be put back on %s: Redis did not answer", job.id, queue.name)
+                    raise
+                time.sleep(1)
 
     def dequeue_job_and_maintain_ttl(self, timeout, *args, **kwargs):
         if timeout is not None:
@@ -54,7 +87,16 @@ class MutiroesWorker(SimpleWorker):
         return super().dequeue_job_and_maintain_ttl(timeout, *args, **kwargs)
 
     def heartbeat(self, *args, **kwargs):
-        result = super().heartbeat(*args, **kwargs)
+        try:
+            result = super().heartbeat(*args, **kwargs)
+        except REDIS_ERRORS as exc:
+            if kwargs.get("pipeline") is not None or len(args) >= 2:
+                raise  # part of a pipeline RQ executes itself
+            # RQ beats once more right after taking a job off its queue, outside the part of its loop that waits
+            # for Redis: a failover at that instant made the worker quit holding the job. A missed beat costs
+            # nothing (the key lives minutes); the job runs, and the next call that needs Redis waits for it.
+            log.warning("worker heartbeat failed: %s", exc)
+            return None
         if kwargs.get("pipeline") is None and len(args) < 2:
             self._revive_scheduler()
         return result
@@ -98,7 +140,7 @@ def build_worker(app, names: list[str] | None = None, *, name: str | None = None
     return MutiroesWorker(
         [queues.queue(q, connection) for q in (names or registry.QUEUES)],
         connection=connection,
-        name=name or f"mutiroes-{socket.gethostname()}-{os.getpid()}",
+        name=name or process_name("mutiroes-"),
         app=app,
         serializer=queues.SERIALIZER,
         job_class=queues.JSONJob,
