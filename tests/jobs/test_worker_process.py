@@ -1,5 +1,5 @@
-"""The worker as a real process: it relays the outbox, runs jobs, stops cleanly on SIGTERM, starts again after it
-was killed as a container's process, and loses no job Redis dropped under it."""
+"""The worker as a real process: it relays the outbox, runs jobs, stops cleanly on SIGTERM, and loses no job Redis
+dropped under it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-
-from rq import Worker
 
 from mutiroes.jobs.outbox import OutboxJob
 from mutiroes.jobs.worker import build_worker
@@ -54,51 +52,6 @@ def test_worker_process_relays_pending_rows_runs_them_and_stops_on_sigterm(
         [row] = db.session.scalars(db.select(OutboxJob)).all()
         assert row.enqueued_at is not None
         db.session.remove()
-
-
-def _worker_as_pid_1(environ: dict[str, str]) -> subprocess.Popen:
-    """The worker as a container runs it: the first process of a PID namespace of its own, so pid 1 at every start
-    (``--kill-child``: when the holder is killed, the worker dies with it, as a killed container's process)."""
-    return subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-m", "workers.worker"], cwd=ROOT, env=environ
-    )
-
-
-def test_a_worker_killed_as_pid_1_starts_again_under_a_new_name_and_runs_the_jobs(
-    jobs_app, jobs_client, rq_connection, sink, smtp_sink
-):
-    settings = jobs_app.config["MUTIROES"]
-    environ = {
-        "PATH": "/usr/bin:/bin",
-        "MUTIROES_DATABASE_URL": settings.database_url,
-        "MUTIROES_REDIS_URL": settings.redis_url,
-        "MUTIROES_SECRET_KEY": settings.secret_key,
-        "MUTIROES_LOG_LEVEL": "WARNING",
-        **mail_environ(smtp_sink),
-    }
-    first = _worker_as_pid_1(environ)
-    second = None
-    try:
-        deadline = time.monotonic() + 30
-        while not (workers := Worker.all(connection=rq_connection)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        [dead] = workers
-        assert dead.pid == 1
-        first.kill()  # no goodbye: its key stays in Redis for minutes, as a crashed container's does
-        first.wait(timeout=10)
-
-        assert register(jobs_client, "caio_pid1").status_code == 201
-        second = _worker_as_pid_1(environ)
-        [message] = sink.wait_for(1, timeout=30)
-        assert message["To"] == "caio_pid1@example.org"
-        assert second.poll() is None
-        names = {w.name for w in Worker.all(connection=rq_connection)}
-        assert dead.name in names and len(names) == 2  # the same host, pid 1 both times, two names
-    finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
 
 
 def test_a_job_taken_just_before_redis_fails_goes_back_on_its_queue_and_runs_once(
