@@ -87,17 +87,18 @@ class MutiroesWorker(SimpleWorker):
         return super().dequeue_job_and_maintain_ttl(timeout, *args, **kwargs)
 
     def heartbeat(self, *args, **kwargs):
+        standalone = kwargs.get("pipeline") is None and len(args) < 2  # not part of a pipeline RQ executes itself
         try:
             result = super().heartbeat(*args, **kwargs)
         except REDIS_ERRORS as exc:
-            if kwargs.get("pipeline") is not None or len(args) >= 2:
-                raise  # part of a pipeline RQ executes itself
+            if not standalone:
+                raise
             # RQ beats once more right after taking a job off its queue, outside the part of its loop that waits
             # for Redis: a failover at that instant made the worker quit holding the job. A missed beat costs
             # nothing (the key lives minutes); the job runs, and the next call that needs Redis waits for it.
             log.warning("worker heartbeat failed: %s", exc)
             return None
-        if kwargs.get("pipeline") is None and len(args) < 2:
+        if standalone:
             self._revive_scheduler()
         return result
 
