@@ -18,7 +18,7 @@ import redis as redis_lib
 from flask import Flask, current_app, g, has_request_context
 from redis.backoff import ConstantBackoff, NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from mutiroes.config import Config
 from mutiroes.platform import circuit
@@ -121,6 +121,20 @@ class RedisHolder:
 redis = RedisHolder()
 
 
+class SentinelConnection(SentinelManagedConnection):
+    """A connection to the Sentinels' master that asks them again each time it reconnects.
+
+    redis-py (8.1) reconnects a connection whose command failed inside ``send_packed_command``, to the address it
+    had: a retried command then goes back to the dead master, or to the old master once it is a replica (READONLY),
+    while the Sentinels already name the new one. ``connect`` is the path that asks them.
+    """
+
+    def send_packed_command(self, command, check_health=True):
+        if not self._sock:
+            self.connect()
+        return super().send_packed_command(command, check_health)
+
+
 def connect(settings: Config, *, redis_class: type[redis_lib.Redis] = redis_lib.Redis, **options) -> redis_lib.Redis:
     """A client of the configured Redis: the Sentinels' current master, or the server of MUTIROES_REDIS_URL.
 
@@ -142,7 +156,9 @@ def connect(settings: Config, *, redis_class: type[redis_lib.Redis] = redis_lib.
                 "retry": Retry(NoBackoff(), 0),
             },
         )
-        return sentinel.master_for(settings.redis_master_name, redis_class=redis_class, **options)
+        return sentinel.master_for(
+            settings.redis_master_name, redis_class=redis_class, connection_class=SentinelConnection, **options
+        )
     return redis_class.from_url(settings.redis_url, **options)
 
 
