@@ -118,7 +118,15 @@ def work(jobs_app):
             for index in range(rounds):
                 if index:
                     time.sleep(pause)
-                build_worker(jobs_app).work(burst=True, with_scheduler=True, logging_level="WARNING")
+                worker = build_worker(jobs_app)
+                try:
+                    worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                finally:
+                    # the worker's connections and its scheduler's, closed here rather than by the collector at
+                    # some later moment (an unclosed socket is a ResourceWarning, an error in this suite)
+                    if worker.scheduler is not None:
+                        worker.scheduler.connection.close()
+                    worker.connection.close()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

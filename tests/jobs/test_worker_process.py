@@ -68,7 +68,8 @@ def test_a_job_taken_just_before_redis_fails_goes_back_on_its_queue_and_runs_onc
         assert queue.job_ids == []  # off its queue, held by this worker only
 
         redis_server.stop()
-        restarted = threading.Timer(2.0, redis_server.start)
+        # long enough for the heartbeat's retries (about 1 s) to fail before Redis is back, even on a loaded machine
+        restarted = threading.Timer(4.0, redis_server.start)
         restarted.start()
         try:
             # what RQ does next: one more heartbeat (outside its wait-for-Redis loop), then the job
@@ -83,7 +84,10 @@ def test_a_job_taken_just_before_redis_fails_goes_back_on_its_queue_and_runs_onc
         assert queue.job_ids == [job.id]
 
         worker.teardown()
-        build_worker(jobs_app).work(burst=True, logging_level="WARNING")
+        worker.connection.close()
+        after = build_worker(jobs_app)
+        after.work(burst=True, logging_level="WARNING")
+        after.connection.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
