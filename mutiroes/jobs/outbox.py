@@ -17,12 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 
 import redis as redis_lib
 import sqlalchemy as sa
 from flask import Flask
-from rq import Retry
+from rq import Queue, Retry
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +43,10 @@ OUTBOX_RETENTION = dt.timedelta(days=7)
 # when the Redis master changes (a Sentinel failover, or a restart that lost its last writes), rows pushed this
 # recently are checked against RQ and pushed again if the new master never heard of them
 RECONCILE_WINDOW = dt.timedelta(minutes=10)
+# a worker killed between taking a job off its queue (BLPOP) and starting it leaves the job "queued" in no queue;
+# the relays look for such jobs among the rows pushed this recently, this often, and push again the ones found twice
+ORPHAN_WINDOW = dt.timedelta(hours=1)
+ORPHAN_CHECK_SECONDS = 30.0
 REDIS_ERRORS = (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError, OSError)
 
 
@@ -245,6 +251,89 @@ def reconcile(app: Flask, *, window: dt.timedelta = RECONCILE_WINDOW, batch_size
     return total
 
 
+def _queued_nowhere(client: redis_lib.Redis, ids: list[str]) -> set[str]:
+    """Those of ``ids`` whose job RQ has as ``queued`` while neither its queue nor that queue's intermediate list
+    (RQ's single-queue workers move a job there as they take it) holds it."""
+    if not ids:
+        return set()
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hmget(f"{Job.redis_job_namespace_prefix}{job_id}", "status", "origin")
+    queued = {
+        job_id: origin.decode()
+        for job_id, (status, origin) in zip(ids, pipe.execute(), strict=True)
+        if status == b"queued" and origin
+    }
+    if not queued:
+        return set()
+    # whole lists, once per queue: O(length) each, where LPOS per job would be O(jobs x length) in a backlog
+    names = sorted(set(queued.values()))
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        key = f"{Queue.redis_queue_namespace_prefix}{name}"
+        pipe.lrange(key, 0, -1)
+        pipe.lrange(IntermediateQueue.get_intermediate_queue_key(key), 0, -1)
+    lists = pipe.execute()
+    held = {name: {i.decode() for i in lists[2 * n] + lists[2 * n + 1]} for n, name in enumerate(names)}
+    return {job_id for job_id, origin in queued.items() if job_id not in held[origin]}
+
+
+def queued_nowhere(app: Flask, *, window: dt.timedelta = ORPHAN_WINDOW, limit: int = 5000) -> set[str]:
+    """Ids of the rows pushed within ``window`` whose job is queued in no queue (the newest ``limit`` rows)."""
+    with app.app_context():
+        try:
+            ids = db.session.scalars(
+                sa.select(OutboxJob.id)
+                .where(OutboxJob.enqueued_at.is_not(None), OutboxJob.enqueued_at >= utcnow() - window)
+                .order_by(OutboxJob.enqueued_at.desc())
+                .limit(limit)
+            ).all()
+            db.session.rollback()
+        finally:
+            db.session.remove()
+    return _queued_nowhere(_redis(app), list(ids))
+
+
+def push_orphans_again(app: Flask, ids: set[str]) -> int:
+    """Push again those of ``ids`` that are still queued in no queue once their rows are locked; returns how many.
+
+    The lock (``SKIP LOCKED``) and the check made under it keep two relays from pushing one job twice."""
+    total = 0
+    with app.app_context():
+        try:
+            rows = db.session.scalars(
+                sa.select(OutboxJob).where(OutboxJob.id.in_(sorted(ids))).with_for_update(skip_locked=True)
+            ).all()
+            still = _queued_nowhere(_redis(app), [row.id for row in rows])
+            for row in rows:
+                if row.id in still:
+                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id)
+                    total += 1
+            db.session.commit()
+        finally:
+            db.session.remove()
+    if total:
+        log.warning("outbox: %d jobs taken off their queue by a worker that never ran them were pushed again", total)
+    return total
+
+
+class OrphanWatch:
+    """Finds jobs a worker took off their queue and never started, and pushes them again.
+
+    Between taking a job (BLPOP) and marking it started a worker spends a moment: a job seen queued nowhere once may
+    be in that moment, so only a job seen so on two checks in a row (``ORPHAN_CHECK_SECONDS`` apart) is pushed.
+    """
+
+    def __init__(self) -> None:
+        self.suspects: set[str] = set()
+
+    def check(self, app: Flask) -> int:
+        found = queued_nowhere(app)
+        confirmed = found & self.suspects
+        self.suspects = found - confirmed
+        return push_orphans_again(app, confirmed) if confirmed else 0
+
+
 class MasterWatch:
     """Tells when the Redis master is no longer the server it was (its run id changed)."""
 
@@ -260,7 +349,14 @@ class MasterWatch:
 class RelayThread(threading.Thread):
     """Runs :func:`relay` every ``interval`` seconds until stopped (inside the worker and scheduler processes)."""
 
-    def __init__(self, app: Flask, interval: float | None = None, *, on_master_change=None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        interval: float | None = None,
+        *,
+        on_master_change=None,
+        orphan_check_seconds: float = ORPHAN_CHECK_SECONDS,
+    ) -> None:
         super().__init__(name="outbox-relay", daemon=True)
         self.app = app
         # what else the process must redo on a new Redis master (the scheduler registers its periodic jobs again)
@@ -268,6 +364,9 @@ class RelayThread(threading.Thread):
         self.interval = interval or app.config["MUTIROES"].outbox_relay_interval_seconds
         self._stop_event = threading.Event()
         self.master = MasterWatch()
+        self.orphans = OrphanWatch()
+        self.orphan_check_seconds = orphan_check_seconds
+        self._next_orphan_check = time.monotonic() + orphan_check_seconds
 
     def run(self) -> None:
         while not self._stop_event.is_set():
@@ -280,6 +379,9 @@ class RelayThread(threading.Thread):
                 pushed = relay(self.app)
                 if pushed:
                     log.info("outbox relay pushed %d jobs", pushed)
+                if time.monotonic() >= self._next_orphan_check:
+                    self._next_orphan_check = time.monotonic() + self.orphan_check_seconds
+                    self.orphans.check(self.app)
             except Exception:  # a database or Redis outage must not kill the relay; it tries again next round
                 log.exception("outbox relay round failed")
             self._stop_event.wait(self.interval)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from mutiroes import create_app, jobs
 from mutiroes.config import Config
 from mutiroes.jobs import queues
-from mutiroes.jobs.outbox import MasterWatch, OutboxJob, reconcile, relay
+from mutiroes.jobs.outbox import MasterWatch, OrphanWatch, OutboxJob, RelayThread, reconcile, relay
 from mutiroes.models import db
 from mutiroes.platform.redis import redis
 from mutiroes.timeutil import utcnow
@@ -156,6 +156,64 @@ def test_jobs_a_new_redis_master_never_heard_of_are_pushed_again_once_and_sent_o
     assert reconcile(jobs_app) == 0
     work()
     assert len(sink.wait_for(2, timeout=1)) == 1
+
+
+def test_a_job_a_killed_worker_took_off_its_queue_is_pushed_again_on_the_second_look_and_sent_once(
+    jobs_app, jobs_client, rq_connection, work, sink
+):
+    assert register(jobs_client, "fausto_orphan").status_code == 201
+    [row] = outbox_rows(jobs_app)
+    # a worker took it off its queue (BLPOP) and was killed before marking it started: RQ still says "queued"
+    assert rq_connection.lpop("rq:queue:emails") == row.id.encode()
+    watch = OrphanWatch()
+    assert watch.check(jobs_app) == 0  # once may be a live worker's moment between taking and starting it
+    assert watch.suspects == {row.id}
+    assert watch.check(jobs_app) == 1
+    assert queues.queue(jobs.EMAILS, rq_connection).job_ids == [row.id]
+    assert watch.check(jobs_app) == 0  # on its queue again
+    assert watch.suspects == set()
+    work()
+    assert [m["To"] for m in sink.wait_for(1)] == ["fausto_orphan@example.org"]
+    assert watch.check(jobs_app) == 0
+    assert watch.check(jobs_app) == 0  # finished: never pushed again
+    work()
+    assert len(sink.wait_for(2, timeout=1)) == 1
+
+
+def test_the_relay_thread_of_a_worker_looks_for_such_jobs_by_itself(jobs_app, jobs_client, rq_connection):
+    assert register(jobs_client, "iara_orphan").status_code == 201
+    [row] = outbox_rows(jobs_app)
+    assert rq_connection.lpop("rq:queue:emails") == row.id.encode()
+    thread = RelayThread(jobs_app, 0.1, orphan_check_seconds=0.3)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while rq_connection.lrange("rq:queue:emails", 0, -1) != [row.id.encode()]:
+            assert time.monotonic() < deadline, "the relay never pushed the job again"
+            time.sleep(0.05)
+    finally:
+        thread.stop()
+    assert not thread.is_alive()
+    assert rq_connection.lrange("rq:queue:emails", 0, -1) == [row.id.encode()]  # once
+
+
+def test_a_job_started_between_two_looks_or_held_in_rq_s_intermediate_list_is_not_pushed_again(
+    jobs_app, jobs_client, rq_connection
+):
+    assert register(jobs_client, "gilda_orphan").status_code == 201
+    assert register(jobs_client, "heitor_orphan").status_code == 201
+    started, moved = (row.id for row in outbox_rows(jobs_app))
+    assert rq_connection.lpop("rq:queue:emails") == started.encode()
+    # a single-queue worker takes a job with BLMOVE into the queue's intermediate list, which RQ itself cleans up
+    assert rq_connection.lmove("rq:queue:emails", "rq:queue:emails:intermediate") == moved.encode()
+    watch = OrphanWatch()
+    assert watch.check(jobs_app) == 0
+    assert watch.suspects == {started}
+    rq_connection.hset(f"rq:job:{started}", "status", "started")  # the worker that took it got to run it
+    assert watch.check(jobs_app) == 0
+    assert watch.check(jobs_app) == 0
+    assert rq_connection.llen("rq:queue:emails") == 0
+    assert rq_connection.lrange("rq:queue:emails:intermediate", 0, -1) == [moved.encode()]
 
 
 def test_a_relay_notices_when_redis_is_another_master(jobs_app, redis_server):
