@@ -9,7 +9,8 @@ relay skips ids RQ already knows, and every job is idempotent.
 
 Redis replicates asynchronously, so a job pushed to a master that dies a moment later may never reach the replica
 that takes over. Each relay notices the change of master and pushes again what the new one does not know
-(:func:`reconcile`).
+(:func:`reconcile`). A worker killed between taking a job off its queue and starting it leaves the job queued in no
+queue; the relays push such jobs again too (:class:`OrphanWatch`).
 """
 
 from __future__ import annotations
