@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import redis as redis_lib
 import sqlalchemy as sa
@@ -217,6 +218,26 @@ def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None
             db.session.remove()
 
 
+def _push_again(app: Flask, rows: sa.Select, missing: Callable[[list[OutboxJob]], set[str]], what: str) -> int:
+    """Lock the outbox rows ``rows`` selects (``SKIP LOCKED``), push again those ``missing`` names among them,
+    commit; returns how many. Checking under the lock keeps several relays from pushing one job twice."""
+    total = 0
+    with app.app_context():
+        try:
+            locked = db.session.scalars(rows.with_for_update(skip_locked=True)).all()
+            lost = missing(locked) if locked else set()
+            for row in locked:
+                if row.id in lost:
+                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id, run_at=row.run_at)
+                    total += 1
+            db.session.commit()
+        finally:
+            db.session.remove()
+    if total:
+        log.warning("outbox: %d jobs %s were pushed again", total, what)
+    return total
+
+
 def reconcile(app: Flask, *, window: dt.timedelta = RECONCILE_WINDOW, batch_size: int = 500) -> int:
     """Push again the rows pushed within ``window`` whose job RQ does not know; returns how many.
 
@@ -226,30 +247,22 @@ def reconcile(app: Flask, *, window: dt.timedelta = RECONCILE_WINDOW, batch_size
     jobs are idempotent and their emails keyed, so a push that happens twice anyway sends nothing twice.
     """
     client = _redis(app)
-    total = 0
-    with app.app_context():
-        try:
-            rows = db.session.scalars(
-                sa.select(OutboxJob)
-                .where(OutboxJob.enqueued_at.is_not(None), OutboxJob.enqueued_at >= utcnow() - window)
-                .order_by(OutboxJob.enqueued_at)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
-            pipe = client.pipeline(transaction=False)
-            for row in rows:
-                pipe.exists(f"{Job.redis_job_namespace_prefix}{row.id}")
-            known = pipe.execute() if rows else []
-            for row, exists in zip(rows, known, strict=True):
-                if not exists:
-                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id, run_at=row.run_at)
-                    total += 1
-            db.session.commit()
-        finally:
-            db.session.remove()
-    if total:
-        log.warning("outbox: %d jobs the Redis master did not know were pushed again", total)
-    return total
+
+    def unknown(rows: list[OutboxJob]) -> set[str]:
+        pipe = client.pipeline(transaction=False)
+        for row in rows:
+            pipe.exists(f"{Job.redis_job_namespace_prefix}{row.id}")
+        return {row.id for row, exists in zip(rows, pipe.execute(), strict=True) if not exists}
+
+    return _push_again(
+        app,
+        sa.select(OutboxJob)
+        .where(OutboxJob.enqueued_at.is_not(None), OutboxJob.enqueued_at >= utcnow() - window)
+        .order_by(OutboxJob.enqueued_at)
+        .limit(batch_size),
+        unknown,
+        "the Redis master did not know",
+    )
 
 
 def _queued_nowhere(client: redis_lib.Redis, ids: list[str]) -> set[str]:
@@ -289,33 +302,20 @@ def queued_nowhere(app: Flask, *, window: dt.timedelta = ORPHAN_WINDOW, limit: i
                 .order_by(OutboxJob.enqueued_at.desc())
                 .limit(limit)
             ).all()
-            db.session.rollback()
         finally:
             db.session.remove()
     return _queued_nowhere(_redis(app), list(ids))
 
 
 def push_orphans_again(app: Flask, ids: set[str]) -> int:
-    """Push again those of ``ids`` that are still queued in no queue once their rows are locked; returns how many.
-
-    The lock (``SKIP LOCKED``) and the check made under it keep two relays from pushing one job twice."""
-    total = 0
-    with app.app_context():
-        try:
-            rows = db.session.scalars(
-                sa.select(OutboxJob).where(OutboxJob.id.in_(sorted(ids))).with_for_update(skip_locked=True)
-            ).all()
-            still = _queued_nowhere(_redis(app), [row.id for row in rows])
-            for row in rows:
-                if row.id in still:
-                    push(app, row.id, row.name, row.kwargs, request_id=row.request_id)
-                    total += 1
-            db.session.commit()
-        finally:
-            db.session.remove()
-    if total:
-        log.warning("outbox: %d jobs taken off their queue by a worker that never ran them were pushed again", total)
-    return total
+    """Push again those of ``ids`` that are still queued in no queue once their rows are locked; returns how many."""
+    client = _redis(app)
+    return _push_again(
+        app,
+        sa.select(OutboxJob).where(OutboxJob.id.in_(sorted(ids))),
+        lambda rows: _queued_nowhere(client, [row.id for row in rows]),
+        "taken off their queue by a worker that never ran them",
+    )
 
 
 class OrphanWatch:
