@@ -31,7 +31,15 @@ if ! docker info >/dev/null 2>&1; then
         exit 1
     fi
     echo "starting dockerd"
-    (setsid /usr/sbin/dockerd >>/var/log/mutiroes-dockerd.log 2>&1 &)
+    # the engine outlives this script, so it keeps none of the descriptors this script was given past 0-2: a lock
+    # held by whoever runs `make docker` (`flock /tmp/x.lock make docker`) would otherwise stay held by dockerd
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-"; fi
+        done 2>/dev/null
+        setsid /usr/sbin/dockerd </dev/null >>/var/log/mutiroes-dockerd.log 2>&1 &
+    )
     for _ in $(seq 1 60); do
         docker info >/dev/null 2>&1 && break
         sleep 0.5
