@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import json
+import logging
+import os
 import re
 
 import pytest
@@ -125,3 +130,44 @@ def test_no_request_id_outside_a_request_and_the_replica_is_configurable():
     with logs.request_id_bound("dentro"):
         assert logs.current_request_id() == "dentro"
     assert logs.current_request_id() is None
+
+
+def test_a_json_line_writes_dates_in_iso_8601_and_other_objects_as_text_and_keeps_the_traceback():
+    stream = io.StringIO()
+    logger = logging.getLogger("mutiroes.tests.json")
+    logger.propagate = False
+    logger.handlers[:] = [logs.handler("json", "api-9", stream=stream)]
+    try:
+        when = dt.datetime(2026, 12, 3, 14, 5, 6, tzinfo=dt.UTC)
+        try:
+            raise ValueError("ruim")
+        except ValueError:
+            logger.exception("falhou %s", "aqui", extra={"when": when, "day": when.date(), "thing": object()})
+    finally:
+        logger.handlers.clear()
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert (line["message"], line["level"], line["replica"], line["logger"]) == (
+        "falhou aqui",
+        "ERROR",
+        "api-9",
+        "mutiroes.tests.json",
+    )
+    assert (line["when"], line["day"]) == ("2026-12-03T14:05:06+00:00", "2026-12-03")
+    assert line["thing"].startswith("<object object at ")
+    assert line["exc_info"].startswith("Traceback") and "ValueError: ruim" in line["exc_info"]
+    assert not {"args", "msg", "created", "exc_text", "lineno"} & set(line)
+
+
+def test_each_forked_process_names_its_own_pid_as_the_default_replica():
+    parent = logs.replica_id()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.write(write, logs.replica_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        named = pipe.read()
+    assert parent.endswith(f":{os.getpid()}")
+    assert named.endswith(f":{child}") and named.split(":")[0] == parent.split(":")[0]
