@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from mutiroes.platform.redis import connect
+from mutiroes.web.cachestore import HeldConnection
 from tests.services import free_port, wait_for_port
 
 MASTER_NAME = "mutiroes-test"
@@ -119,4 +120,37 @@ def test_a_command_retried_during_a_failover_reaches_the_new_master(pair, make_c
     # one timeout on A, then the retry on B: not three waits on A
     assert elapsed < 1.5, elapsed
     assert client.get("during") == b"2"
+    client.close()
+
+
+def test_the_cache_hits_held_connection_follows_the_master_the_pool_names(pair, make_config):
+    ports, a, b, sentinel = pair
+    settings = make_config(
+        redis_url=None, redis_sentinels=(f"127.0.0.1:{ports['sentinel']}",), redis_master_name=MASTER_NAME
+    )
+    client = connect(settings, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 2))
+    held = HeldConnection()
+    assert client.set("version", "1")
+    assert held.values(client.connection_pool, ["version"]) == [b"1"]
+    first = held._local.connection
+    assert held.values(client.connection_pool, ["version"]) == [b"1"]
+    assert held._local.connection is first and first.port == ports["a"]  # kept, not checked out again
+
+    assert sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
+    wait_until(lambda: role(b) == "master", 20, "B is a master")
+    a.execute_command("CLIENT", "PAUSE", "20000", "WRITE")
+    try:
+        assert client.set("version", "2")  # the client's next command finds B: the pool now names it
+    finally:
+        a.execute_command("CLIENT", "UNPAUSE")
+    # A now hangs for every command: a read held on it would time out, unretried
+    a.execute_command("CLIENT", "PAUSE", "20000", "ALL")
+    try:
+        started = time.monotonic()
+        assert held.values(client.connection_pool, ["version"]) == [b"2"]
+        elapsed = time.monotonic() - started
+    finally:
+        a.execute_command("CLIENT", "UNPAUSE")
+    assert held._local.connection.port == ports["b"]
+    assert elapsed < 0.4, elapsed
     client.close()

@@ -9,6 +9,7 @@ worker answers.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -57,10 +58,24 @@ def _route() -> str:
     return rule.rule if rule is not None else "unmatched"
 
 
+@functools.cache
+def _series(method: str, route: str, status: int):
+    """The counter and the histogram of one method, route and status: looked up once (routes and statuses are few),
+    not at each answer. prometheus_client reopens a series' file itself in a forked worker."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
+
+
+@functools.cache
+def cache_result(route: str, result: str):
+    """The response cache's counter of ``route`` and ``result`` (hit, miss, unavailable)."""
+    return RESPONSE_CACHE.labels(route, result)
+
+
 def record(method: str, route: str, status: int, seconds: float) -> None:
-    """Count and time one answer: what the after-request hook does, for an answer made outside Flask's dispatch."""
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    """Count and time one answer: what the after-request hook does, and the cache's hits answered before Flask."""
+    requests, latency = _series(method, route, status)
+    requests.inc()
+    latency.observe(seconds)
 
 
 def init_app(app: Flask, *, collectors=()) -> None:

@@ -94,12 +94,12 @@ class CacheLayer:
         key = cache.entry_key(request_key(environ))
         found = cache.lookup(self.app, key, route.dependencies(match, environ.get("QUERY_STRING", "")))
         if found is None:  # the cache is unavailable: the view answers, and nothing is kept
-            metrics.RESPONSE_CACHE.labels(route.rule, "unavailable").inc()
+            metrics.cache_result(route.rule, "unavailable").inc()
             slot = cache.Slot(key=key, versions={}, ttl=route.ttl, storable=False)
         elif found[0] is not None:
             return self._hit(environ, start_response, route, found[0], began)
         else:
-            metrics.RESPONSE_CACHE.labels(route.rule, "miss").inc()
+            metrics.cache_result(route.rule, "miss").inc()
             slot = cache.Slot(key=key, versions=found[1], ttl=route.ttl)
         environ[cache.SLOT] = slot
         return self._miss(environ, start_response, slot)
@@ -109,7 +109,7 @@ class CacheLayer:
         answer_id = request_id.incoming_or_new(environ.get("HTTP_X_REQUEST_ID"))
         start_response("200 OK", [*headers, (request_id.HEADER, answer_id), ("X-Cache", "hit")])
         elapsed = time.perf_counter() - began
-        metrics.RESPONSE_CACHE.labels(route.rule, "hit").inc()
+        metrics.cache_result(route.rule, "hit").inc()
         metrics.record("GET", route.rule, 200, elapsed)
         with logs.request_id_bound(answer_id):
             request_id.log_access(
