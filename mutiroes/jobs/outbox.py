@@ -9,7 +9,9 @@ relay skips ids RQ already knows, and every job is idempotent.
 
 Redis replicates asynchronously, so a job pushed to a master that dies a moment later may never reach the replica
 that takes over. Each relay notices the change of master and pushes again what the new one does not know
-(:func:`reconcile`). A worker killed between taking a job off its queue and starting it leaves the job queued in no
+(:func:`reconcile`), then runs what the layers above registered with :func:`on_master_change` (the response cache
+makes its stored answers invalid: the bumps the old master took with it would otherwise leave old answers valid). A
+worker killed between taking a job off its queue and starting it leaves the job queued in no
 queue; the relays push such jobs again too (:class:`OrphanWatch`).
 """
 
@@ -50,6 +52,23 @@ RECONCILE_WINDOW = dt.timedelta(minutes=10)
 ORPHAN_WINDOW = dt.timedelta(hours=1)
 ORPHAN_CHECK_SECONDS = 30.0
 REDIS_ERRORS = (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError, OSError)
+_MASTER_CHANGE_HOOKS = "mutiroes_outbox_master_change_hooks"
+
+
+def on_master_change(app: Flask, hook: Callable[[], None]) -> None:
+    """Have every relay of ``app`` run ``hook`` when it finds a new Redis master, after the reconcile (a hook that
+    fails is logged; the others still run). For the layers above this one: jobs knows nothing of them."""
+    hooks = app.extensions.setdefault(_MASTER_CHANGE_HOOKS, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+def run_master_change_hooks(app: Flask) -> None:
+    for hook in app.extensions.get(_MASTER_CHANGE_HOOKS, ()):
+        try:
+            hook()
+        except Exception:
+            log.exception("a hook for the new Redis master failed")
 
 
 class OutboxJob(db.Model):
@@ -375,6 +394,7 @@ class RelayThread(threading.Thread):
                 if self.master.changed(_redis(self.app)):
                     log.warning("the Redis master changed: checking the jobs pushed in the last %s", RECONCILE_WINDOW)
                     reconcile(self.app)
+                    run_master_change_hooks(self.app)
                     if self.on_master_change is not None:
                         self.on_master_change()
                 pushed = relay(self.app)

@@ -32,6 +32,7 @@ never fails a request: the caller is served uncached.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import logging
@@ -44,6 +45,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import elements, operators
 
 from mutiroes.events.discovery import LISTED_BY
+from mutiroes.jobs import outbox
 from mutiroes.models import db
 from mutiroes.platform.redis import redis
 from mutiroes.web.cachestore import (
@@ -345,6 +347,9 @@ def init_app(app: Flask) -> None:
     """Invalidate on every commit that wrote what event answers show, whichever session of the process made it."""
     if redis.configured(app):
         app.extensions["mutiroes_cache_redis"] = RedisStore(app)
+        # a new Redis master may lack the last bumps the old one took (replication is asynchronous, a restart can
+        # lose its last second): every stored answer and worker copy is made invalid once, by the relays that notice
+        outbox.on_master_change(app, functools.partial(bump, app, [ALL]))
     for mapper in db.Model.registry.mappers:
         if mapper.local_table is not None and mapper.local_table.name in EVENT_ROWS:
             MODELS[mapper.local_table.name] = mapper.class_

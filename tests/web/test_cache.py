@@ -10,10 +10,12 @@ import time
 from dataclasses import dataclass
 
 import pytest
+import redis as redis_lib
 import requests
 
 from mutiroes import create_app
 from mutiroes.events.schemas import EventListItemSchema
+from mutiroes.jobs import outbox
 from mutiroes.jobs import registry as jobs
 from mutiroes.models import db
 from mutiroes.timeutil import utcnow
@@ -457,3 +459,40 @@ def test_a_worker_holding_copies_answers_with_the_redis_circuit_open(make_config
         assert answer.headers["X-Cache"] == "miss" and answer.get_json()["title"] == "Mutirão da Restinga"
     finally:
         worker.extensions["mutiroes_redis"]["breaker"].close()
+
+
+def test_a_new_redis_master_that_lost_the_last_bumps_serves_no_old_answer_once_a_relay_notices(
+    app, client, redis_server, make_event, user_with_token, other_worker
+):
+    reader = other_worker.test_client()
+    organizer, headers = user_with_token()
+    event_id = make_event(organizer=organizer, title="Mutirão da Lagoa")
+    url = f"/api/events/{event_id}/"
+    warm(reader, url)  # a copy and a shared entry, both built on the event's version as it is now
+    store = redis_lib.Redis.from_url(redis_server.url)
+    before = store.get(cachestore.event_key(event_id))
+    relay = outbox.RelayThread(app, interval=0.1)
+    assert relay.master.changed(store) is False  # the relay knows this master
+
+    assert client.patch(url, json={"title": "Mutirão da Lagoa, novo ponto"}, headers=headers).status_code == 200
+    # the master dies and the server that takes over never got that bump (asynchronous replication): here, the
+    # same server restarted, with the event's version set back to what it was
+    redis_server.stop()
+    redis_server.start()
+    store = redis_lib.Redis.from_url(redis_server.url)
+    store.set(cachestore.event_key(event_id), before)
+    stale = read(reader, url)
+    assert stale.get_json()["title"] == "Mutirão da Lagoa"  # what the lost bump leaves: the old answer is valid
+
+    all_before = store.get(cachestore.ALL)
+    relay.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.get(cachestore.ALL) == all_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        relay.stop()
+    assert store.get(cachestore.ALL) != all_before  # the relay found a new master and made every answer invalid
+    fresh = read(reader, url)
+    assert fresh.headers["X-Cache"] == "miss" and fresh.get_json()["title"] == "Mutirão da Lagoa, novo ponto"
+    store.close()
