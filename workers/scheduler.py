@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     settings = app.config["MUTIROES"]
     if not settings.uses_redis:
-        raise SystemExit("MUTIROES_REDIS_URL is not set: the scheduler needs Redis")
+        raise SystemExit("the scheduler needs Redis: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")
     name = process_name(SCHEDULER_NAME_PREFIX)
     scheduler = schedule.make_scheduler(worker_connection(settings), settings, name=name)
     outcome = schedule.register_when_redis_answers(scheduler)

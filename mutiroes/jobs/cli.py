@@ -32,7 +32,7 @@ def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
 def _redis():
     settings = current_app.config["MUTIROES"]
     if not settings.uses_redis:
-        raise click.ClickException("MUTIROES_REDIS_URL is not set")
+        raise click.ClickException("Redis is not configured: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")
     return worker_connection(settings)
 
 

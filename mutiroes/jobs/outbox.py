@@ -134,7 +134,7 @@ def _queue_and_options(app: Flask, name: str, kwargs: dict, request_id: str | No
 def _redis(app: Flask) -> redis_lib.Redis:
     client = redis.client_for(app)
     if client is None:
-        raise RuntimeError("the outbox needs MUTIROES_REDIS_URL")
+        raise RuntimeError("the outbox needs Redis: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")
     return client
 
 

@@ -7,7 +7,7 @@ import ssl
 
 import sqlalchemy as sa
 
-from mutiroes import jobs, mail
+from mutiroes import create_app, jobs, mail
 from mutiroes.events import ical
 from mutiroes.jobs import queues
 from mutiroes.mail import smtp
@@ -210,3 +210,10 @@ def test_every_smtp_session_of_a_process_shares_one_tls_context():
     first = smtp.tls_context()
     assert first is smtp.tls_context()
     assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
+
+
+def test_the_jobs_commands_without_redis_say_which_settings_give_it(make_config):
+    without = create_app(make_config(redis_url=None))
+    result = without.test_cli_runner().invoke(args=["jobs", "requeue-failed"])
+    assert result.exit_code == 1
+    assert "MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS" in result.output
