@@ -132,9 +132,9 @@ def test_the_cache_hits_held_connection_follows_the_master_the_pool_names(pair, 
     held = HeldConnection()
     assert client.set("version", "1")
     assert held.values(client.connection_pool, ["version"]) == [b"1"]
-    first = held._local.connection
+    first = held.current()
     assert held.values(client.connection_pool, ["version"]) == [b"1"]
-    assert held._local.connection is first and first.port == ports["a"]  # kept, not checked out again
+    assert held.current() is first and first.port == ports["a"]  # kept, not checked out again
 
     assert sentinel.execute_command("SENTINEL", "FAILOVER", MASTER_NAME)
     wait_until(lambda: role(b) == "master", 20, "B is a master")
@@ -151,6 +151,6 @@ def test_the_cache_hits_held_connection_follows_the_master_the_pool_names(pair, 
         elapsed = time.monotonic() - started
     finally:
         a.execute_command("CLIENT", "UNPAUSE")
-    assert held._local.connection.port == ports["b"]
+    assert held.current().port == ports["b"]
     assert elapsed < 0.4, elapsed
     client.close()

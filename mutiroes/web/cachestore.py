@@ -20,6 +20,7 @@ Without Redis, ``MemoryStore`` does the same in one process (the embedded mode r
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import threading
@@ -194,6 +195,27 @@ def parse_versions(line: bytes) -> Versions:
     return [name.decode() for name, _value in pairs], [value for _name, value in pairs]
 
 
+class _Hold:
+    """One thread's held connection. Dropped with its thread (a server that makes a thread per request), it puts
+    the connection back in its pool, so threads that come and go leave no connection taken."""
+
+    __slots__ = ("connection", "pool")
+
+    def __init__(self, connection, pool: redis_lib.ConnectionPool) -> None:
+        self.connection, self.pool = connection, pool
+
+    def give_back(self, *, close: bool) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            if close:
+                connection.disconnect()
+            self.pool.release(connection)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at thread exit: nothing to report to, and nothing must raise
+            self.give_back(close=False)
+
+
 class HeldConnection:
     """The hit path's Redis connection: one per thread, taken from the client's pool once and kept, so a hit pays
     for its one round trip and not for a pool checkout and release around it (their locks and bookkeeping were a
@@ -201,7 +223,7 @@ class HeldConnection:
 
     A held connection is given back, and another taken, whenever the pool would no longer hand it out: another
     pool (a forked worker's new client), another process, or, under Sentinel, a master other than the one the pool
-    now names. Any error closes it: the next use reconnects.
+    now names. Any error closes it: the next use reconnects. A thread that ends gives its connection back.
     """
 
     def __init__(self) -> None:
@@ -216,32 +238,33 @@ class HeldConnection:
                 connection.send_command("MGET", *names)
                 return connection.read_response()
             except redis_lib.ConnectionError:
-                self._give_back()
+                self._give_back(close=True)
                 if attempt == 2:
                     raise
             except BaseException:
-                self._give_back()
+                self._give_back(close=True)
                 raise
         return []  # not reached: the second attempt returns or raises
 
-    def _connection(self, pool: redis_lib.ConnectionPool):
-        local = self._local
-        connection = getattr(local, "connection", None)
-        if connection is not None and (local.pool is not pool or not pool.owns_connection(connection)):
-            self._give_back()
-            connection = None
-        if connection is None:
-            connection = pool.get_connection()
-            local.connection, local.pool = connection, pool
-        return connection
+    def current(self):
+        """This thread's held connection, if any."""
+        hold = getattr(self._local, "hold", None)
+        return hold.connection if hold is not None else None
 
-    def _give_back(self) -> None:
-        local = self._local
-        connection, pool = getattr(local, "connection", None), getattr(local, "pool", None)
-        local.connection = local.pool = None
-        if connection is not None:
-            connection.disconnect()
-            pool.release(connection)
+    def _connection(self, pool: redis_lib.ConnectionPool):
+        hold = getattr(self._local, "hold", None)
+        if hold is not None and (hold.pool is not pool or not pool.owns_connection(hold.connection)):
+            self._give_back(close=True)
+            hold = None
+        if hold is None:
+            hold = self._local.hold = _Hold(pool.get_connection(), pool)
+        return hold.connection
+
+    def _give_back(self, *, close: bool) -> None:
+        hold = getattr(self._local, "hold", None)
+        self._local.hold = None
+        if hold is not None:
+            hold.give_back(close=close)
 
 
 class RedisStore:

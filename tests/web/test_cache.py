@@ -4,8 +4,10 @@ another replica too), and a write to one event leaves the other events' cached a
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -496,3 +498,26 @@ def test_a_new_redis_master_that_lost_the_last_bumps_serves_no_old_answer_once_a
     fresh = read(reader, url)
     assert fresh.headers["X-Cache"] == "miss" and fresh.get_json()["title"] == "Mutirão da Lagoa, novo ponto"
     store.close()
+
+
+def test_each_thread_holds_one_connection_for_its_hits_and_gives_it_back_when_it_ends(redis_server):
+    client = redis_lib.Redis.from_url(redis_server.url)
+    pool = client.connection_pool
+    held = cachestore.HeldConnection()
+    seen = []
+
+    def hits():
+        assert held.values(pool, ["mutiroes:cache:nada"]) == [None]
+        assert held.values(pool, ["mutiroes:cache:nada"]) == [None]
+        seen.append(held.current())
+
+    for _ in range(20):  # a server that makes a thread per request
+        thread = threading.Thread(target=hits)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(seen) == 20
+    assert len(pool._in_use_connections) == 0  # every ended thread gave its connection back
+    assert len(set(map(id, pool._available_connections))) == 1  # one connection, held by each thread in turn
+    assert held.current() is None  # this thread never held one
+    client.close()
