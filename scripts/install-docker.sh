@@ -34,10 +34,10 @@ if ! docker info >/dev/null 2>&1; then
     # the engine outlives this script, so it keeps none of the descriptors this script was given past 0-2: a lock
     # held by whoever runs `make docker` (`flock /tmp/x.lock make docker`) would otherwise stay held by dockerd
     (
-        for fd in /proc/self/fd/*; do
-            fd=${fd##*/}
-            if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-"; fi
-        done 2>/dev/null
+        fds=$(ls /proc/$BASHPID/fd)
+        for fd in $fds; do
+            if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
         setsid /usr/sbin/dockerd </dev/null >>/var/log/mutiroes-dockerd.log 2>&1 &
     )
     for _ in $(seq 1 60); do

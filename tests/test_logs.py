@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import io
 import json
 import logging
@@ -132,6 +133,15 @@ def test_no_request_id_outside_a_request_and_the_replica_is_configurable():
     assert logs.current_request_id() is None
 
 
+class Kind(enum.Enum):
+    CLEANUP = "cleanup"
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
 def test_a_json_line_writes_dates_in_iso_8601_and_other_objects_as_text_and_keeps_the_traceback():
     stream = io.StringIO()
     logger = logging.getLogger("mutiroes.tests.json")
@@ -142,7 +152,19 @@ def test_a_json_line_writes_dates_in_iso_8601_and_other_objects_as_text_and_keep
         try:
             raise ValueError("ruim")
         except ValueError:
-            logger.exception("falhou %s", "aqui", extra={"when": when, "day": when.date(), "thing": object()})
+            logger.exception(
+                "falhou %s",
+                "aqui",
+                extra={
+                    "when": when,
+                    "day": when.date(),
+                    "thing": object(),
+                    "kind": Kind.CLEANUP,
+                    "broken": Unprintable(),
+                    "error": KeyError("x"),
+                    "level": "not the record's",
+                },
+            )
     finally:
         logger.handlers.clear()
     [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
@@ -154,6 +176,8 @@ def test_a_json_line_writes_dates_in_iso_8601_and_other_objects_as_text_and_keep
     )
     assert (line["when"], line["day"]) == ("2026-12-03T14:05:06+00:00", "2026-12-03")
     assert line["thing"].startswith("<object object at ")
+    assert (line["kind"], line["error"], line["level"]) == ("cleanup", "KeyError: 'x'", "ERROR")
+    assert line["broken"].startswith("<tests.test_logs.Unprintable object at ")
     assert line["exc_info"].startswith("Traceback") and "ValueError: ruim" in line["exc_info"]
     assert not {"args", "msg", "created", "exc_text", "lineno"} & set(line)
 

@@ -9,8 +9,8 @@ relay skips ids RQ already knows, and every job is idempotent.
 
 Redis replicates asynchronously, so a job pushed to a master that dies a moment later may never reach the replica
 that takes over. Each relay notices the change of master and pushes again what the new one does not know
-(:func:`reconcile`), then runs what the layers above registered with :func:`on_master_change` (the response cache
-makes its stored answers invalid: the bumps the old master took with it would otherwise leave old answers valid). A
+(:func:`reconcile`), after what the layers above registered with :func:`on_master_change` (the response cache makes
+its stored answers invalid: the bumps the old master took with it would otherwise leave old answers valid). A
 worker killed between taking a job off its queue and starting it leaves the job queued in no
 queue; the relays push such jobs again too (:class:`OrphanWatch`).
 """
@@ -56,19 +56,24 @@ _MASTER_CHANGE_HOOKS = "mutiroes_outbox_master_change_hooks"
 
 
 def on_master_change(app: Flask, hook: Callable[[], None]) -> None:
-    """Have every relay of ``app`` run ``hook`` when it finds a new Redis master, after the reconcile (a hook that
-    fails is logged; the others still run). For the layers above this one: jobs knows nothing of them."""
+    """Have every relay of ``app`` run ``hook`` when it finds a new Redis master, before its reconcile. A hook that
+    raises makes the relay do the whole round again next time (hooks must be idempotent). For the layers above this
+    one: jobs knows nothing of them."""
     hooks = app.extensions.setdefault(_MASTER_CHANGE_HOOKS, [])
     if hook not in hooks:
         hooks.append(hook)
 
 
 def run_master_change_hooks(app: Flask) -> None:
+    """Run every hook, then raise the first failure, if any."""
+    failure: Exception | None = None
     for hook in app.extensions.get(_MASTER_CHANGE_HOOKS, ()):
         try:
             hook()
-        except Exception:
-            log.exception("a hook for the new Redis master failed")
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 class OutboxJob(db.Model):
@@ -355,15 +360,24 @@ class OrphanWatch:
 
 
 class MasterWatch:
-    """Tells when the Redis master is no longer the server it was (its run id changed)."""
+    """Tells when the Redis master is no longer the server it was (its run id changed).
+
+    A new master stays "changed" until :meth:`accept` says what it needed was done: a relay round that failed half
+    way (Redis or the database flapping during the failover) does it all again next round.
+    """
 
     def __init__(self) -> None:
         self.run_id: str | None = None
+        self._seen: str | None = None
 
     def changed(self, client: redis_lib.Redis) -> bool:
-        run_id = client.info("server").get("run_id")
-        before, self.run_id = self.run_id, run_id
-        return before is not None and run_id != before
+        self._seen = client.info("server").get("run_id")
+        if self.run_id is None:  # the first look only remembers
+            self.run_id = self._seen
+        return self._seen != self.run_id
+
+    def accept(self) -> None:
+        self.run_id = self._seen
 
 
 class RelayThread(threading.Thread):
@@ -393,10 +407,11 @@ class RelayThread(threading.Thread):
             try:
                 if self.master.changed(_redis(self.app)):
                     log.warning("the Redis master changed: checking the jobs pushed in the last %s", RECONCILE_WINDOW)
+                    run_master_change_hooks(self.app)  # the cheap ones first: the cache's bump
                     reconcile(self.app)
-                    run_master_change_hooks(self.app)
                     if self.on_master_change is not None:
                         self.on_master_change()
+                    self.master.accept()
                 pushed = relay(self.app)
                 if pushed:
                     log.info("outbox relay pushed %d jobs", pushed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import enum
 import json
 import logging
 import os
@@ -99,10 +100,18 @@ _RECORD_ATTRIBUTES = frozenset(
 
 
 def _jsonable(value: Any) -> Any:
-    """What ``json.dumps`` cannot write itself: dates in ISO 8601, anything else as its ``str``."""
+    """What ``json.dumps`` cannot write itself: dates in ISO 8601, an enum member as its value, an exception with
+    its class, anything else as its ``str`` (its ``repr`` when that fails: a line is never lost to a value)."""
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
-    return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    try:
+        if isinstance(value, BaseException):
+            return f"{type(value).__name__}: {value}"
+        return str(value)
+    except Exception:
+        return object.__repr__(value)
 
 
 # made once: ``json.dumps(..., default=...)`` would build an encoder for every line
@@ -117,8 +126,7 @@ class JsonFormatter(logging.Formatter):
     (parsing a format, merging the extras field by field) cost more than the rest of the hit's Python.
     """
 
-    _second: int | None = None
-    _second_text = ""
+    _second: tuple[int, str] = (-1, "")  # the last second made and its text, read and replaced as one
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -130,7 +138,7 @@ class JsonFormatter(logging.Formatter):
             "replica": getattr(record, "replica", None),
         }
         attributes = record.__dict__
-        for name in sorted(attributes.keys() - _RECORD_ATTRIBUTES):  # the extras, in one order
+        for name in sorted(attributes.keys() - _RECORD_ATTRIBUTES - line.keys()):  # extras, never over the above
             line[name] = attributes[name]
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -142,10 +150,10 @@ class JsonFormatter(logging.Formatter):
 
     def _timestamp(self, created: float) -> str:
         second = int(created)
-        if second != self._second:  # the date and time part changes once a second: made once per second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+        made = self._second
+        if made[0] != second:  # the date and time part changes once a second: made once per second
+            made = self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{made[1]}.{int((created - second) * 1000):03d}Z"
 
 
 class ConsoleFormatter(logging.Formatter):

@@ -173,6 +173,13 @@ def bump(app: Flask, keys: Iterable[str]) -> None:
         log.warning("cache unavailable (%s); invalidating %s once Redis answers", exc, ", ".join(keys))
 
 
+def invalidate_all(app: Flask) -> None:
+    """Make every stored answer and every worker's copy invalid (a new Redis master). Raises ``redis.RedisError``:
+    the relay that calls it tries again next round, rather than leaving the bump owed by a process that may never
+    read the cache."""
+    store_of(app).bump([ALL])
+
+
 # --- what a transaction wrote ----------------------------------------------------------------------------------
 
 
@@ -349,7 +356,7 @@ def init_app(app: Flask) -> None:
         app.extensions["mutiroes_cache_redis"] = RedisStore(app)
         # a new Redis master may lack the last bumps the old one took (replication is asynchronous, a restart can
         # lose its last second): every stored answer and worker copy is made invalid once, by the relays that notice
-        outbox.on_master_change(app, functools.partial(bump, app, [ALL]))
+        outbox.on_master_change(app, functools.partial(invalidate_all, app))
     for mapper in db.Model.registry.mappers:
         if mapper.local_table is not None and mapper.local_table.name in EVENT_ROWS:
             MODELS[mapper.local_table.name] = mapper.class_

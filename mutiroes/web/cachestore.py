@@ -23,6 +23,7 @@ import collections
 import contextlib
 import itertools
 import json
+import os
 import threading
 import time
 
@@ -199,10 +200,10 @@ class _Hold:
     """One thread's held connection. Dropped with its thread (a server that makes a thread per request), it puts
     the connection back in its pool, so threads that come and go leave no connection taken."""
 
-    __slots__ = ("connection", "pool")
+    __slots__ = ("connection", "pid", "pool")
 
     def __init__(self, connection, pool: redis_lib.ConnectionPool) -> None:
-        self.connection, self.pool = connection, pool
+        self.connection, self.pool, self.pid = connection, pool, os.getpid()
 
     def give_back(self, *, close: bool) -> None:
         connection, self.connection = self.connection, None
@@ -253,7 +254,10 @@ class HeldConnection:
 
     def _connection(self, pool: redis_lib.ConnectionPool):
         hold = getattr(self._local, "hold", None)
-        if hold is not None and (hold.pool is not pool or not pool.owns_connection(hold.connection)):
+        # a forked child's pool still names its parent's pid until the pool is next used: the hold's own pid tells
+        if hold is not None and (
+            hold.pool is not pool or hold.pid != os.getpid() or not pool.owns_connection(hold.connection)
+        ):
             self._give_back(close=True)
             hold = None
         if hold is None:
