@@ -35,6 +35,7 @@ from mutiroes.models import db
 from mutiroes.platform import discovery, logs
 from mutiroes.platform.redis import redis
 from mutiroes.version import __version__
+from workers import startup
 
 # The app (loaded after this file) and the forked workers read these variables.
 settings = Config.from_env()
@@ -77,7 +78,12 @@ _registration = None
 
 
 def on_starting(server):
+    """Before listening: the database at the migrations' head, when ``MUTIROES_WAIT_SECONDS`` asks for it (the app
+    image does), checked with the app this master has already loaded."""
     discovery.clear_draining(settings.drain_file)
+    app = server.app.wsgi()
+    if isinstance(app, Flask):  # the benchmark's bare WSGI floor runs on these same settings
+        startup.wait_for_database(app, server.log)
 
 
 def when_ready(server):

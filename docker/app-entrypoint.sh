@@ -1,6 +1,7 @@
 #!/bin/sh
 # app-entrypoint api|worker|scheduler|migrate|smtp-sink|healthcheck|<any command>
-#   api, worker, scheduler wait until the database answers at the migrations' head (the migrate one-shot's work)
+#   api, worker, scheduler wait until the database answers at the migrations' head (the migrate one-shot's work),
+#   for MUTIROES_WAIT_SECONDS, in the process itself
 #   healthcheck proves the role of this container works (MUTIROES_ROLE, set by the command): see workers/healthcheck.py
 set -eu
 role=${1:-api}
@@ -9,7 +10,9 @@ case "$role" in
         shift || true
         export MUTIROES_ROLE="$role"
         echo "$role" >/tmp/mutiroes-role
-        mutiroes wait-for-database --migrated --timeout "${MUTIROES_WAIT_SECONDS:-300}"
+        # each process waits itself, with the app it has made (workers/startup.py): one import of the app,
+        # not two, before a new replica takes traffic
+        export MUTIROES_WAIT_SECONDS="${MUTIROES_WAIT_SECONDS:-300}"
         case "$role" in
             api) exec gunicorn -c /app/gunicorn.conf.py --chdir /app wsgi:app "$@" ;;
             worker) exec python -m workers.worker "$@" ;;

@@ -55,20 +55,37 @@ def init_app(app: Flask) -> None:
     @app.cli.command("wait-for-database")
     @click.option("--migrated", is_flag=True, help="also wait until the schema is at the migrations' head")
     @click.option("--timeout", default=300, show_default=True, help="seconds before giving up (exit status 1)")
-    def wait_for_database(migrated, timeout):
+    def wait_for_database_command(migrated, timeout):
         """Wait until the database answers (and, with --migrated, is at the head of the migrations)."""
-        heads = set(ScriptDirectory(current_app.extensions["migrate"].directory).get_heads())
+        try:
+            click.echo(wait_for_database(current_app, migrated=migrated, timeout=timeout))
+        except DatabaseNotReady as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class DatabaseNotReady(RuntimeError):
+    pass
+
+
+def wait_for_database(app: Flask, *, migrated: bool, timeout: float) -> str:
+    """Return once the database answers (and, with ``migrated``, is at the migrations' head), with a line that says
+    so; raise :class:`DatabaseNotReady` after ``timeout`` seconds. The CLI command above, and the API image's
+    gunicorn master, which waits with the app it has already loaded (``gunicorn.conf.py``)."""
+    with app.app_context():
+        heads = set(ScriptDirectory(app.extensions["migrate"].directory).get_heads())
         deadline = time.monotonic() + timeout
         reason = "not tried yet"
-        while time.monotonic() < deadline:
-            try:
-                with db.engine.connect() as connection:
-                    current = set(MigrationContext.configure(connection).get_current_heads())
-                if not migrated or current == heads:
-                    click.echo("database ready" + (f" at {', '.join(sorted(heads))}" if migrated else ""))
-                    return
-                reason = f"schema at {sorted(current) or 'nothing'}, migrations at {sorted(heads)}"
-            except Exception as exc:  # any failure to connect means "not yet"
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            time.sleep(1)
-        raise click.ClickException(f"database not ready after {timeout} s: {reason}")
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    with db.engine.connect() as connection:
+                        current = set(MigrationContext.configure(connection).get_current_heads())
+                    if not migrated or current == heads:
+                        return "database ready" + (f" at {', '.join(sorted(heads))}" if migrated else "")
+                    reason = f"schema at {sorted(current) or 'nothing'}, migrations at {sorted(heads)}"
+                except Exception as exc:  # any failure to connect means "not yet"
+                    reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                time.sleep(1)
+        finally:
+            db.engine.dispose()  # a process that forks afterwards (gunicorn) must not hand this pool down
+        raise DatabaseNotReady(f"database not ready after {timeout} s: {reason}")

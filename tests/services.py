@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,11 @@ import redis as redis_lib
 
 # one implementation for the tests and the local cluster
 from cluster import NGINX_FILES, ClusterError, free_port, wait_for_port
+from cluster.layout import TOOLS_BIN
 
 PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
-__all__ = ["PG_BIN", "Postgres", "Redis", "free_port", "wait_for_port"]
+__all__ = ["PG_BIN", "Consul", "Postgres", "Redis", "free_port", "wait_for_port"]
 
 
 def _as_service_user(command: list[str]) -> list[str]:
@@ -103,6 +105,56 @@ class Postgres:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Consul:
+    """A Consul dev agent (in-memory, its own server) on free ports, as the local cluster runs it."""
+
+    http_port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def http_addr(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    @classmethod
+    def create(cls) -> Consul:
+        instance = cls(http_port=free_port())
+        ports = [f"-{flag}={free_port()}" for flag in ("dns-port", "serf-lan-port", "serf-wan-port", "server-port")]
+        instance.process = subprocess.Popen(
+            [
+                str(TOOLS_BIN / "consul"),
+                "agent",
+                "-dev",
+                "-node=mutiroes-test",
+                "-client=127.0.0.1",
+                "-bind=127.0.0.1",
+                f"-http-port={instance.http_port}",
+                "-grpc-port=-1",
+                *ports,
+                "-log-level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the HTTP port opens before the agent has a leader
+            try:
+                with urllib.request.urlopen(f"http://{instance.http_addr}/v1/status/leader", timeout=2) as answer:
+                    if answer.read().strip(b'"\n'):
+                        return instance
+            except OSError:
+                pass
+            time.sleep(0.2)
+        instance.destroy()
+        raise ClusterError("the Consul dev agent did not elect itself within 30 s")
+
+    def destroy(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self.process = None
 
 
 @dataclass

@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
+import pytest
+from werkzeug.serving import make_server
+
 from mutiroes import create_app
 from mutiroes.platform import discovery
+from tests.services import Consul
+
+
+@pytest.fixture(scope="module")
+def consul_agent():
+    agent = Consul.create()
+    yield agent
+    agent.destroy()
+
+
+@contextmanager
+def serving(app):
+    """``app`` on a real HTTP port of this process, the way Consul's check reaches a replica."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 def test_readiness_answers_503_in_any_process_once_the_drain_file_exists(app, make_config, tmp_path):
@@ -59,6 +86,40 @@ def test_registration_keeps_retrying_while_consul_is_unreachable(make_config):
     finally:
         registration.drain()
     assert not registration._thread.is_alive() or registration._stop.is_set()
+
+
+def test_a_ready_replica_registers_passing_at_once_and_one_that_is_not_ready_critical(
+    app, make_config, consul_agent, tmp_path
+):
+    drain_file = tmp_path / "replica.draining"
+    # `app` has migrated the schema: this replica's readiness answers 200 until its drain file exists
+    with serving(create_app(make_config(drain_file=str(drain_file)))) as port:
+        settings = make_config(consul_http_addr=consul_agent.http_addr, bind=f"127.0.0.1:{port}")
+        client = discovery.consul_client(consul_agent.http_addr)
+
+        def status(registration) -> str:
+            [check] = [c for c in client.agent.checks().values() if c["ServiceID"] == registration.id]
+            return check["Status"]
+
+        def passing() -> set[str]:
+            return {entry["Service"]["ID"] for entry in client.health.service("mutiroes-api", passing=True)[1]}
+
+        ready = discovery.Registration(settings, port=port, version="0.1.0")
+        assert ready.ensure_registered()
+        # read at once: Consul's own first check runs at a random moment within its 5 s interval, and before this
+        # change a new replica stayed critical (out of nginx) until then
+        assert status(ready) == "passing"
+        assert passing() == {ready.id}
+        ready.deregister()
+        assert passing() == set()
+
+        discovery.mark_draining(str(drain_file))
+        not_ready = discovery.Registration(settings, port=port, version="0.1.0")
+        assert not_ready.ensure_registered()
+        assert status(not_ready) == "critical"
+        assert passing() == set()
+        not_ready.deregister()
+        assert client.agent.services() == {}
 
 
 def test_upstream_servers_reads_exact_addresses(tmp_path):

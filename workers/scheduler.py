@@ -16,6 +16,7 @@ from mutiroes.jobs.outbox import RelayThread
 from mutiroes.jobs.worker import process_name
 from mutiroes.platform.redis import worker_connection
 from workers import SCHEDULER_NAME_PREFIX
+from workers.startup import wait_for_database
 
 log = logging.getLogger("workers.scheduler")
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="register, enqueue what is due once, then exit")
     args = parser.parse_args(argv)
     app = create_app()
+    wait_for_database(app, log)
     settings = app.config["MUTIROES"]
     if not settings.uses_redis:
         raise SystemExit("the scheduler needs Redis: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")

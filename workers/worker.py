@@ -12,6 +12,7 @@ import logging
 from mutiroes import create_app
 from mutiroes.jobs import QUEUES
 from mutiroes.jobs.worker import build_worker
+from workers.startup import wait_for_database
 
 log = logging.getLogger("workers.worker")
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None)
     args = parser.parse_args(argv)
     app = create_app()
+    wait_for_database(app, log)
     worker = build_worker(app, [q.strip() for q in args.queues.split(",") if q.strip()], name=args.name)
     log.info("worker %s on %s", worker.name, ", ".join(worker.queue_names()))
     # create_app put the process's log handler on the root logger: RQ then installs no handler of its own (its

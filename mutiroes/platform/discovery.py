@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = "5s"
 CHECK_TIMEOUT = "2s"
+# the replica's own readiness probe before it registers (gunicorn's workers are forking meanwhile)
+READY_PROBE_SECONDS = 2.0
 DEREGISTER_CRITICAL_AFTER = "1m"
 # how often the background thread makes sure the agent still knows this replica
 RECONCILE_SECONDS = 10.0
@@ -115,7 +117,18 @@ class Registration:
     def endpoint(self) -> str:
         return f"{self.address}:{self.port}"
 
-    def definition(self) -> dict:
+    def definition(self, *, ready: bool = False) -> dict:
+        """What the agent is told. ``ready``: this replica's readiness has just answered 200 at the address Consul
+        checks, so the check starts passing instead of critical: Consul runs a new check first at a random moment
+        within its interval, and a new replica would wait up to that long for traffic it can serve."""
+        check = consul.Check.http(
+            f"http://{self.endpoint}/readiness/",
+            interval=CHECK_INTERVAL,
+            timeout=CHECK_TIMEOUT,
+            deregister=DEREGISTER_CRITICAL_AFTER,
+        )
+        if ready:
+            check["Status"] = "passing"
         return {
             "name": self.name,
             "service_id": self.id,
@@ -123,13 +136,15 @@ class Registration:
             "port": self.port,
             "tags": ["api", "http", f"v{self.version}", *self.settings.service_tags],
             "meta": {"version": self.version, "pid": str(os.getpid()), "host": socket.gethostname()},
-            "check": consul.Check.http(
-                f"http://{self.endpoint}/readiness/",
-                interval=CHECK_INTERVAL,
-                timeout=CHECK_TIMEOUT,
-                deregister=DEREGISTER_CRITICAL_AFTER,
-            ),
+            "check": check,
         }
+
+    def is_ready(self) -> bool:
+        """Whether ``/readiness/`` answers 200 right now, asked the way Consul's check asks it."""
+        try:
+            return requests.get(f"http://{self.endpoint}/readiness/", timeout=READY_PROBE_SECONDS).status_code == 200
+        except requests.RequestException:
+            return False
 
     # -- registration ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -146,9 +161,10 @@ class Registration:
         if self.id in self.client.agent.services():
             self.registered.set()
             return True
-        self.client.agent.service.register(**self.definition())
+        ready = self.is_ready()
+        self.client.agent.service.register(**self.definition(ready=ready))
         self.registered.set()
-        log.info("registered %s (%s) in Consul", self.id, self.endpoint)
+        log.info("registered %s (%s) in Consul, %s", self.id, self.endpoint, "passing" if ready else "not ready yet")
         return True
 
     def _run(self) -> None:
