@@ -12,9 +12,9 @@ import logging
 
 from mutiroes import create_app
 from mutiroes.jobs import schedule
-from mutiroes.jobs.outbox import RelayThread
+from mutiroes.jobs.outbox import RelayThread, on_master_change
 from mutiroes.jobs.worker import process_name
-from mutiroes.platform.redis import worker_connection
+from mutiroes.platform.redis import NOT_CONFIGURED, worker_connection
 from workers import SCHEDULER_NAME_PREFIX
 from workers.startup import wait_for_database
 
@@ -29,13 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     wait_for_database(app, log)
     settings = app.config["MUTIROES"]
     if not settings.uses_redis:
-        raise SystemExit("the scheduler needs Redis: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")
+        raise SystemExit(f"the scheduler needs Redis: {NOT_CONFIGURED}")
     name = process_name(SCHEDULER_NAME_PREFIX)
     scheduler = schedule.make_scheduler(worker_connection(settings), settings, name=name)
     outcome = schedule.register_when_redis_answers(scheduler)
     log.info("schedule registered: %s", {k: v for k, v in outcome.items() if v})
     # a new Redis master may have lost the schedule with its last writes: registering again is idempotent
-    relay = RelayThread(app, on_master_change=lambda: schedule.register(scheduler))
+    on_master_change(app, lambda: schedule.register(scheduler))
+    relay = RelayThread(app)
     relay.start()
     try:
         scheduler.run(burst=args.burst)

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from mutiroes.jobs import dispatch, outbox, queues, registry, schedule
 from mutiroes.models import db
-from mutiroes.platform.redis import worker_connection
+from mutiroes.platform.redis import NOT_CONFIGURED, worker_connection
 from mutiroes.timeutil import to_local
 
 group = AppGroup("jobs", help="Background jobs: run, list, schedule, requeue-failed, relay.")
@@ -32,7 +32,7 @@ def _parse_kwargs(pairs: tuple[str, ...]) -> dict:
 def _redis():
     settings = current_app.config["MUTIROES"]
     if not settings.uses_redis:
-        raise click.ClickException("Redis is not configured: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")
+        raise click.ClickException(f"Redis is not configured: {NOT_CONFIGURED}")
     return worker_connection(settings)
 
 

@@ -9,10 +9,10 @@ relay skips ids RQ already knows, and every job is idempotent.
 
 Redis replicates asynchronously, so a job pushed to a master that dies a moment later may never reach the replica
 that takes over. Each relay notices the change of master and pushes again what the new one does not know
-(:func:`reconcile`), after what the layers above registered with :func:`on_master_change` (the response cache makes
-its stored answers invalid: the bumps the old master took with it would otherwise leave old answers valid). A
-worker killed between taking a job off its queue and starting it leaves the job queued in no
-queue; the relays push such jobs again too (:class:`OrphanWatch`).
+(:func:`reconcile`), after what the processes registered with :func:`on_master_change` (the response cache makes
+its stored answers invalid, since the bumps the old master took with it would leave old answers valid; the scheduler
+registers its periodic jobs again). A worker killed between taking a job off its queue and starting it leaves the
+job queued in no queue; the relays push such jobs again too (:class:`OrphanWatch`).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ _MASTER_CHANGE_HOOKS = "mutiroes_outbox_master_change_hooks"
 def on_master_change(app: Flask, hook: Callable[[], None]) -> None:
     """Have every relay of ``app`` run ``hook`` when it finds a new Redis master, before its reconcile. A hook that
     raises makes the relay do the whole round again next time (hooks must be idempotent). For the layers above this
-    one: jobs knows nothing of them."""
+    one (jobs knows nothing of them) and for the entry points."""
     hooks = app.extensions.setdefault(_MASTER_CHANGE_HOOKS, [])
     if hook not in hooks:
         hooks.append(hook)
@@ -139,7 +139,7 @@ def _queue_and_options(app: Flask, name: str, kwargs: dict, request_id: str | No
 def _redis(app: Flask) -> redis_lib.Redis:
     client = redis.client_for(app)
     if client is None:
-        raise RuntimeError("the outbox needs Redis: set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS")
+        raise RuntimeError(f"the outbox needs Redis: {redis.NOT_CONFIGURED}")
     return client
 
 
@@ -388,13 +388,10 @@ class RelayThread(threading.Thread):
         app: Flask,
         interval: float | None = None,
         *,
-        on_master_change=None,
         orphan_check_seconds: float = ORPHAN_CHECK_SECONDS,
     ) -> None:
         super().__init__(name="outbox-relay", daemon=True)
         self.app = app
-        # what else the process must redo on a new Redis master (the scheduler registers its periodic jobs again)
-        self.on_master_change = on_master_change
         self.interval = interval or app.config["MUTIROES"].outbox_relay_interval_seconds
         self._stop_event = threading.Event()
         self.master = MasterWatch()
@@ -407,10 +404,8 @@ class RelayThread(threading.Thread):
             try:
                 if self.master.changed(_redis(self.app)):
                     log.warning("the Redis master changed: checking the jobs pushed in the last %s", RECONCILE_WINDOW)
-                    run_master_change_hooks(self.app)  # the cheap ones first: the cache's bump
+                    run_master_change_hooks(self.app)  # the cache's bump, the scheduler's periodic jobs
                     reconcile(self.app)
-                    if self.on_master_change is not None:
-                        self.on_master_change()
                     self.master.accept()
                 pushed = relay(self.app)
                 if pushed:

@@ -57,7 +57,8 @@ def request_id_bound(value: str | None) -> Iterator[None]:
 def replica_id(configured: str | None = None) -> str:
     """This process's name in logs and ``/health/``: ``MUTIROES_REPLICA_ID`` when set, else ``hostname:pid``.
 
-    Read at each call rather than once: gunicorn builds the app in its master and forks the workers afterwards.
+    The default is made once per process and again in a forked child: gunicorn builds the app in its master and
+    forks the workers afterwards, each with a pid of its own.
     """
     if configured:
         return configured

@@ -24,6 +24,8 @@ from mutiroes.config import Config
 from mutiroes.platform import circuit
 
 _STATE = "mutiroes_redis"
+# what the processes that need Redis say when it is not configured
+NOT_CONFIGURED = "set MUTIROES_REDIS_URL or MUTIROES_REDIS_SENTINELS"
 _FAILED_IN_REQUEST = "mutiroes_redis_failed"
 
 
