@@ -69,8 +69,8 @@ class DatabaseNotReady(RuntimeError):
 
 def wait_for_database(app: Flask, *, migrated: bool, timeout: float) -> str:
     """Return once the database answers (and, with ``migrated``, is at the migrations' head), with a line that says
-    so; raise :class:`DatabaseNotReady` after ``timeout`` seconds. The CLI command above, and the API image's
-    gunicorn master, which waits with the app it has already loaded (``gunicorn.conf.py``)."""
+    so; raise :class:`DatabaseNotReady` after ``timeout`` seconds. For the CLI command above, and for the app
+    image's long-running processes, which wait with the app they have already made (``workers/startup.py``)."""
     with app.app_context():
         heads = set(ScriptDirectory(app.extensions["migrate"].directory).get_heads())
         deadline = time.monotonic() + timeout
