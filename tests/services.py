@@ -28,6 +28,17 @@ PG_BIN = Path(os.environ.get("MUTIROES_PG_BIN", "/usr/lib/postgresql/15/bin"))
 __all__ = ["PG_BIN", "Consul", "Postgres", "Redis", "free_port", "wait_for_port"]
 
 
+def _terminate(process: subprocess.Popen | None) -> None:
+    """SIGTERM, and SIGKILL when it has not exited within 15 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 def _as_service_user(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command
@@ -151,9 +162,7 @@ class Consul:
         raise ClusterError("the Consul dev agent did not elect itself within 30 s")
 
     def destroy(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
+        _terminate(self.process)
         self.process = None
 
 
@@ -270,13 +279,7 @@ class Gunicorn:
         return instance
 
     def destroy(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        _terminate(self.process)
         self.process = None
 
 

@@ -79,8 +79,9 @@ def test_an_api_master_told_to_wait_listens_only_once_the_schema_is_migrated(
         "MUTIROES_INSTANCE_PATH": str(tmp_path),
         "MUTIROES_WAIT_SECONDS": "120",
     }
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"]
     master = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+        command,
         cwd=ROOT,
         env=environ,
         stdout=subprocess.DEVNULL,
@@ -107,7 +108,7 @@ def test_an_api_master_told_to_wait_listens_only_once_the_schema_is_migrated(
         MUTIROES_DATABASE_URL="postgresql+psycopg2://mutiroes@127.0.0.1:1/mutiroes", MUTIROES_WAIT_SECONDS="1"
     )
     failed = subprocess.run(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+        command,
         cwd=ROOT,
         env=environ,
         capture_output=True,

@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="register, enqueue what is due once, then exit")
     args = parser.parse_args(argv)
     app = create_app()
-    wait_for_database(app, log)
     settings = app.config["MUTIROES"]
-    if not settings.uses_redis:
+    if not settings.uses_redis:  # said at once, not after the wait for the database
         raise SystemExit(f"the scheduler needs Redis: {NOT_CONFIGURED}")
+    wait_for_database(app, log)
     name = process_name(SCHEDULER_NAME_PREFIX)
     scheduler = schedule.make_scheduler(worker_connection(settings), settings, name=name)
     outcome = schedule.register_when_redis_answers(scheduler)

@@ -117,12 +117,17 @@ class Registration:
     def endpoint(self) -> str:
         return f"{self.address}:{self.port}"
 
+    @property
+    def readiness_url(self) -> str:
+        """What Consul's check asks, and what the replica asks itself before it registers."""
+        return f"http://{self.endpoint}/readiness/"
+
     def definition(self, *, ready: bool = False) -> dict:
         """What the agent is told. ``ready``: this replica's readiness has just answered 200 at the address Consul
         checks, so the check starts passing instead of critical: Consul runs a new check first at a random moment
         within its interval, and a new replica would wait up to that long for traffic it can serve."""
         check = consul.Check.http(
-            f"http://{self.endpoint}/readiness/",
+            self.readiness_url,
             interval=CHECK_INTERVAL,
             timeout=CHECK_TIMEOUT,
             deregister=DEREGISTER_CRITICAL_AFTER,
@@ -142,7 +147,7 @@ class Registration:
     def is_ready(self) -> bool:
         """Whether ``/readiness/`` answers 200 right now, asked the way Consul's check asks it."""
         try:
-            return requests.get(f"http://{self.endpoint}/readiness/", timeout=READY_PROBE_SECONDS).status_code == 200
+            return requests.get(self.readiness_url, timeout=READY_PROBE_SECONDS).status_code == 200
         except requests.RequestException:
             return False
 
