@@ -205,8 +205,10 @@ def test_impact_summary_totals_completed_events(client, scenario):
 
 
 def test_monthly_report_is_stored_and_served(client, jobs_app, scenario):
-    local = (utcnow() - dt.timedelta(days=3, hours=6)).astimezone(server_tz())
-    year, month = local.year, local.month
+    # the month of the scenario's first event (09:00 three local days ago): "now minus 3 days 6 hours" named the
+    # month before it from midnight to 06:00 on the 4th of a month, with every event in this one
+    first_day = utcnow().astimezone(server_tz()).date() - dt.timedelta(days=3)
+    year, month = first_day.year, first_day.month
     url = f"/api/impact/monthly/?year={year}&month={month}"
     assert client.get(url).status_code == 404
     with jobs_app.app_context():
