@@ -297,10 +297,12 @@ class Config:
         (30, 120, 600), description="RQ retry back-off in seconds, one retry per entry (a job may declare fewer)"
     )
     outbox_relay_interval_seconds: int = setting(
-        10, minimum=1, description="how often the relay in each worker/scheduler looks for unpushed outbox rows"
+        10, minimum=1, description="how often the relay in each worker/scheduler checks the outbox rows not yet marked"
     )
     outbox_relay_grace_seconds: int = setting(
-        5, description="age before the relay takes an outbox row (the committing process pushes it first)"
+        5,
+        description="age before the relay checks an outbox row in RQ and marks it "
+        "(pushing it if the committing process could not)",
     )
     scheduler_interval_seconds: int = setting(
         30, minimum=1, description="how often rq-scheduler moves due periodic jobs to the queue"

@@ -99,7 +99,7 @@ def requeue_failed_command(queue_names):
 
 @group.command("relay")
 def relay_command():
-    """Push the outbox rows Redis could not take when they were committed."""
+    """Push the outbox rows RQ does not hold (Redis could not take them when they were committed), mark the rest."""
     _redis()
     click.echo(f"pushed: {outbox.relay(current_app._get_current_object(), grace_seconds=0)}")
 

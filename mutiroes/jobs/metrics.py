@@ -3,6 +3,8 @@ good (RQ's failed registry, what ``flask jobs requeue-failed`` empties), read at
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from flask import Flask
 from prometheus_client.core import GaugeMetricFamily
@@ -11,6 +13,7 @@ from mutiroes.jobs.outbox import OutboxJob
 from mutiroes.jobs.registry import QUEUES
 from mutiroes.models import db
 from mutiroes.platform.redis import redis
+from mutiroes.timeutil import utcnow
 
 
 class JobsCollector:
@@ -18,10 +21,13 @@ class JobsCollector:
         self.app = app
 
     def collect(self):
-        backlog = outbox_backlog()
+        backlog = outbox_backlog(self.app)
         if backlog is not None:
             yield GaugeMetricFamily(
-                "mutiroes_outbox_backlog", "Jobs committed but not yet pushed to RQ.", value=backlog
+                "mutiroes_outbox_backlog",
+                "Jobs committed longer ago than the relay's grace period and two of its rounds that no relay has "
+                "yet found in RQ (0 when all is well).",
+                value=backlog,
             )
         depths = GaugeMetricFamily("mutiroes_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"])
         failed = GaugeMetricFamily(
@@ -34,10 +40,17 @@ class JobsCollector:
         yield failed
 
 
-def outbox_backlog() -> int | None:
+def outbox_backlog(app: Flask) -> int | None:
+    # a row is marked by the first relay round after its grace period: younger unmarked rows are the normal flow
+    settings = app.config["MUTIROES"]
+    due = utcnow() - dt.timedelta(
+        seconds=settings.outbox_relay_grace_seconds + 2 * settings.outbox_relay_interval_seconds
+    )
     try:
         return db.session.scalar(
-            sa.select(sa.func.count()).select_from(OutboxJob).where(OutboxJob.enqueued_at.is_(None))
+            sa.select(sa.func.count())
+            .select_from(OutboxJob)
+            .where(OutboxJob.enqueued_at.is_(None), OutboxJob.created_at <= due)
         )
     except Exception:  # a scrape during a database outage still reports the rest
         db.session.rollback()

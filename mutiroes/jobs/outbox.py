@@ -1,11 +1,12 @@
 """The transactional outbox: requested jobs as rows written in the requesting transaction, pushed to RQ after it.
 
 A row is committed together with the change that caused it, so a job exists exactly when its cause does. After the
-commit the requesting process pushes the row to RQ (job id = row id) and marks it enqueued. When Redis cannot be
-reached the row simply stays unmarked; the relay, running inside every worker and scheduler process, claims such
-rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several relays never push the same row at once) and pushes them
-once Redis answers again. A push that happens twice anyway (the pusher died between push and mark) is harmless: the
-relay skips ids RQ already knows, and every job is idempotent.
+commit the requesting process pushes the row to RQ (job id = row id), and that is all it does: no second
+transaction on the request's path. The relay, running inside every worker and scheduler process, claims the rows no
+relay has yet seen in RQ once they are older than a grace period, with ``SELECT ... FOR UPDATE SKIP LOCKED`` (so
+several relays never handle the same row at once), asks RQ in one round trip which of them it holds, pushes the
+others (the requester found Redis down, or died between its commit and its push) and marks them all enqueued. A push
+that happens twice anyway (a requester slower than the grace period) is harmless: every job is idempotent.
 
 Redis replicates asynchronously, so a job pushed to a master that dies a moment later may never reach the replica
 that takes over. Each relay notices the change of master and pushes again what the new one does not know
@@ -48,7 +49,7 @@ OUTBOX_RETENTION = dt.timedelta(days=7)
 # recently are checked against RQ and pushed again if the new master never heard of them
 RECONCILE_WINDOW = dt.timedelta(minutes=10)
 # a worker killed between taking a job off its queue (BLPOP) and starting it leaves the job "queued" in no queue;
-# the relays look for such jobs among the rows pushed this recently, this often, and push again the ones found twice
+# the relays look for such jobs among the rows requested this recently, this often, and push again the ones found twice
 ORPHAN_WINDOW = dt.timedelta(hours=1)
 ORPHAN_CHECK_SECONDS = 30.0
 REDIS_ERRORS = (redis_lib.exceptions.ConnectionError, redis_lib.exceptions.TimeoutError, OSError)
@@ -77,7 +78,8 @@ def run_master_change_hooks(app: Flask) -> None:
 
 
 class OutboxJob(db.Model):
-    """A job requested by a committed transaction; ``enqueued_at`` is set once RQ holds it."""
+    """A job requested by a committed transaction; ``enqueued_at`` is set once a relay has seen RQ hold it (or
+    pushed it itself)."""
 
     __tablename__ = "outbox_jobs"
 
@@ -151,54 +153,45 @@ def push(
     *,
     request_id: str | None = None,
     run_at: dt.datetime | None = None,
-    skip_known: bool = False,
-) -> bool:
-    """Put one outbox row on its RQ queue under its own id (on RQ's schedule when ``run_at`` is still ahead);
-    ``False`` when RQ already had it (relay only)."""
+) -> None:
+    """Put one outbox row on its RQ queue under its own id (on RQ's schedule when ``run_at`` is still ahead)."""
     queue, call = _queue_and_options(app, name, kwargs, request_id)
-    if skip_known and Job.exists(job_id, connection=queue.connection):
-        return False
     if run_at is not None and run_at > utcnow():
         # the workers run RQ's scheduler (with_scheduler=True), which moves the job to its queue when due
         call["job_timeout"] = call.pop("timeout")
         queue.enqueue_at(run_at, EXECUTE, job_id=job_id, **call)
     else:
         queue.enqueue_call(EXECUTE, job_id=job_id, **call)
-    return True
 
 
 def push_after_commit(app: Flask, rows: list[tuple[str, str, dict, str | None, dt.datetime | None]]) -> None:
-    """Push the rows just committed, ``(id, name, kwargs, request id, run at)``, and mark them; on a Redis failure
-    leave them for the relay."""
-    pushed = []
+    """Push the rows just committed, ``(id, name, kwargs, request id, run at)``; on a Redis failure leave the rest
+    for the relay. Nothing is written back: the relay marks the rows once it sees RQ hold them."""
     try:
         for job_id, name, kwargs, request_id, run_at in rows:
             try:
                 push(app, job_id, name, kwargs, request_id=request_id, run_at=run_at)
             except REDIS_ERRORS as exc:
                 log.warning("Redis unreachable, job %s %s stays in the outbox for the relay: %s", name, job_id, exc)
-                break
-            pushed.append(job_id)
-        if pushed:
-            _mark_enqueued(pushed)
+                return
     except Exception:  # the caller's transaction is committed: whatever happens here, the relay catches up
         log.exception("pushing committed jobs failed; they stay in the outbox for the relay")
 
 
-def _mark_enqueued(ids: list[str]) -> None:
-    # a separate connection: the requesting session has just committed and cannot run SQL in its hook
-    with db.engine.begin() as connection:
-        connection.execute(
-            sa.update(OutboxJob)
-            .where(OutboxJob.id.in_(ids), OutboxJob.enqueued_at.is_(None))
-            .values(enqueued_at=utcnow())
-        )
+def _known_to_rq(client: redis_lib.Redis, ids: list[str]) -> set[str]:
+    """Those of ``ids`` RQ holds a job for (queued, scheduled, running, or finished or failed within its TTL)."""
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.exists(f"{Job.redis_job_namespace_prefix}{job_id}")
+    return {job_id for job_id, exists in zip(ids, pipe.execute(), strict=True) if exists}
 
 
 def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None) -> int:
-    """Push every outbox row older than the grace period that no process has pushed; returns how many."""
+    """Mark enqueued every outbox row older than the grace period that RQ holds, after pushing those it does not;
+    returns how many it pushed."""
     settings = app.config["MUTIROES"]
     grace = settings.outbox_relay_grace_seconds if grace_seconds is None else grace_seconds
+    client = _redis(app)
     total = 0
     with app.app_context():
         try:
@@ -215,26 +208,29 @@ def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None
                     db.session.rollback()
                     return total
                 now = utcnow()
-                for row in rows:
-                    try:
-                        push(
-                            app,
-                            row.id,
-                            row.name,
-                            row.kwargs,
-                            request_id=row.request_id,
-                            run_at=row.run_at,
-                            skip_known=True,
-                        )
-                    except REDIS_ERRORS as exc:
-                        # keep what was pushed; the rest waits for the next round
-                        row.push_attempts += 1
-                        row.last_error = str(exc)[:500]
-                        db.session.commit()
-                        log.warning("outbox relay: Redis unreachable (%s); %d rows pushed this round", exc, total)
-                        return total
-                    row.enqueued_at = now
-                    total += 1
+                current = None
+                try:
+                    known = _known_to_rq(client, [row.id for row in rows])
+                    for current in rows:
+                        if current.id not in known:
+                            push(
+                                app,
+                                current.id,
+                                current.name,
+                                current.kwargs,
+                                request_id=current.request_id,
+                                run_at=current.run_at,
+                            )
+                            total += 1
+                        current.enqueued_at = now
+                except REDIS_ERRORS as exc:
+                    # keep what was marked; the rest waits for the next round
+                    failed = current if current is not None and current.enqueued_at is None else rows[0]
+                    failed.push_attempts += 1
+                    failed.last_error = str(exc)[:500]
+                    db.session.commit()
+                    log.warning("outbox relay: Redis unreachable (%s); %d rows pushed this round", exc, total)
+                    return total
                 db.session.commit()
                 if len(rows) < batch_size:
                     return total
@@ -273,10 +269,8 @@ def reconcile(app: Flask, *, window: dt.timedelta = RECONCILE_WINDOW, batch_size
     client = _redis(app)
 
     def unknown(rows: list[OutboxJob]) -> set[str]:
-        pipe = client.pipeline(transaction=False)
-        for row in rows:
-            pipe.exists(f"{Job.redis_job_namespace_prefix}{row.id}")
-        return {row.id for row, exists in zip(rows, pipe.execute(), strict=True) if not exists}
+        ids = [row.id for row in rows]
+        return set(ids) - _known_to_rq(client, ids)
 
     return _push_again(
         app,
@@ -317,13 +311,14 @@ def _queued_nowhere(client: redis_lib.Redis, ids: list[str]) -> set[str]:
 
 
 def queued_nowhere(app: Flask, *, window: dt.timedelta = ORPHAN_WINDOW, limit: int = 5000) -> set[str]:
-    """Ids of the rows pushed within ``window`` whose job is queued in no queue (the newest ``limit`` rows)."""
+    """Ids of the rows requested within ``window`` whose job is queued in no queue (the newest ``limit`` rows),
+    marked by a relay yet or not (a job RQ has never heard of is not "queued": the relay pushes those)."""
     with app.app_context():
         try:
             ids = db.session.scalars(
                 sa.select(OutboxJob.id)
-                .where(OutboxJob.enqueued_at.is_not(None), OutboxJob.enqueued_at >= utcnow() - window)
-                .order_by(OutboxJob.enqueued_at.desc())
+                .where(OutboxJob.created_at >= utcnow() - window)
+                .order_by(OutboxJob.created_at.desc())
                 .limit(limit)
             ).all()
         finally:

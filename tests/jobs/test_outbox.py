@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from mutiroes import create_app, jobs
 from mutiroes.config import Config
 from mutiroes.jobs import queues
+from mutiroes.jobs.metrics import outbox_backlog
 from mutiroes.jobs.outbox import MasterWatch, OrphanWatch, OutboxJob, RelayThread, on_master_change, reconcile, relay
 from mutiroes.models import db
 from mutiroes.platform.redis import redis
@@ -36,8 +37,13 @@ def test_registration_writes_an_outbox_row_and_pushes_it_under_the_same_id(jobs_
 
     [row] = outbox_rows(jobs_app)
     assert row.name == "send_welcome_email"
-    assert row.enqueued_at is not None
+    # pushed after the commit, with no second transaction to say so: the row is marked by the relay
+    assert row.enqueued_at is None
     queue = queues.queue(jobs.EMAILS, rq_connection)
+    assert queue.job_ids == [row.id]
+    assert relay(jobs_app) == 0  # RQ holds it: marked, not pushed again
+    [row] = outbox_rows(jobs_app)
+    assert row.enqueued_at is not None and row.push_attempts == 0
     assert queue.job_ids == [row.id]
     queued = queue.fetch_job(row.id)
     assert queued.args == ["send_welcome_email"]
@@ -109,15 +115,82 @@ def test_redis_down_during_registration_then_relay_delivers_the_email_once(
     assert [m["To"] for m in messages] == ["carla_offline@example.org"]
     assert messages[0]["Subject"] == "Boas-vindas ao Mutirões!"
 
-    # a second push of the same row (a relay that died before marking it) is recognised and costs nothing
+    # a relay that died before marking the row: the next one finds the job known to RQ (it ran) and only marks it
     with jobs_app.app_context():
         db.session.execute(sa.update(OutboxJob).values(enqueued_at=None))
         db.session.commit()
         db.session.remove()
-    assert relay(jobs_app) == 1
+    assert relay(jobs_app) == 0
+    [row] = outbox_rows(jobs_app)
+    assert row.enqueued_at is not None
     assert queues.queue(jobs.EMAILS, rq_connection).count == 0
     work()
     assert len(sink.wait_for(2, timeout=1)) == 1
+
+
+def test_a_request_that_requests_a_job_commits_once(jobs_client, jobs_app, rq_connection):
+    commits = []
+
+    def count(connection) -> None:
+        commits.append(connection)
+
+    with jobs_app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "commit", count)
+    try:
+        assert register(jobs_client, "olga_um_commit").status_code == 201
+    finally:
+        sa.event.remove(engine, "commit", count)
+    # the registration's own transaction, and no second one to mark the job pushed
+    assert len(commits) == 1
+    [row] = outbox_rows(jobs_app)
+    assert queues.queue(jobs.EMAILS, rq_connection).job_ids == [row.id]
+
+
+def test_the_relay_pushes_a_row_its_requester_never_pushed_and_only_marks_the_ones_rq_holds(
+    jobs_client, jobs_app, rq_connection
+):
+    assert register(jobs_client, "paulo_empurrado").status_code == 201
+    with jobs_app.app_context():
+        # committed by a process that died before its push: a row RQ never heard of
+        db.session.add(OutboxJob(id="never-pushed", name="cleanup_expired_events", kwargs={}))
+        db.session.commit()
+        db.session.remove()
+    welcome, orphan = outbox_rows(jobs_app)
+    assert orphan.id == "never-pushed"
+    assert relay(jobs_app) == 1
+    assert {row.id: row.enqueued_at is not None for row in outbox_rows(jobs_app)} == {welcome.id: True, orphan.id: True}
+    assert queues.queue(jobs.EMAILS, rq_connection).job_ids == [welcome.id]
+    assert queues.queue(jobs.PERIODIC, rq_connection).job_ids == ["never-pushed"]
+    assert relay(jobs_app) == 0
+
+
+def test_the_backlog_metric_counts_only_rows_a_relay_should_have_marked_by_now(jobs_app):
+    settings = jobs_app.config["MUTIROES"]
+    overdue = dt.timedelta(seconds=settings.outbox_relay_grace_seconds + 2 * settings.outbox_relay_interval_seconds)
+    with jobs_app.app_context():
+        db.session.add(OutboxJob(id="young", name="cleanup_expired_events", kwargs={}))
+        db.session.add(
+            OutboxJob(
+                id="stuck",
+                name="cleanup_expired_events",
+                kwargs={},
+                created_at=utcnow() - overdue - dt.timedelta(minutes=1),
+            )
+        )
+        db.session.add(
+            OutboxJob(
+                id="done",
+                name="cleanup_expired_events",
+                kwargs={},
+                created_at=utcnow() - overdue * 3,
+                enqueued_at=utcnow() - overdue,
+            )
+        )
+        db.session.commit()
+        # the young one is the normal flow (its relay round has not come yet); only the stuck one counts
+        assert outbox_backlog(jobs_app) == 1
+        db.session.remove()
 
 
 def test_the_relay_skips_rows_another_relay_holds(jobs_app, redis_server, rq_connection):
@@ -143,6 +216,7 @@ def test_jobs_a_new_redis_master_never_heard_of_are_pushed_again_once_and_sent_o
     jobs_app, jobs_client, rq_connection, work, sink
 ):
     assert register(jobs_client, "erico_failover").status_code == 201
+    assert relay(jobs_app) == 0  # RQ has it: the row is marked enqueued
     [row] = outbox_rows(jobs_app)
     assert row.enqueued_at is not None
     # the master died before its replica had the job: the new master does not know it, though the row says pushed
@@ -279,6 +353,7 @@ def test_a_job_requested_for_later_waits_in_rq_s_schedule_until_due_also_through
         jobs.request_at(utcnow() + dt.timedelta(seconds=2), "cleanup_expired_events")
         db.session.commit()
         db.session.remove()
+    assert relay(jobs_app) == 0  # on RQ's schedule already: only marked
     [row] = outbox_rows(jobs_app)
     assert row.run_at is not None and row.enqueued_at is not None
     assert queue.count == 0 and queue.scheduled_job_registry.get_job_ids() == [row.id]
