@@ -29,7 +29,7 @@ from mutiroes.content.public import (
 from mutiroes.errors import Conflict, Forbidden, NotFound, ValidationError
 from mutiroes.events import access
 from mutiroes.events.models import Event, EventStatus
-from mutiroes.models import db, paginate
+from mutiroes.models import commit_keeping_loaded, db, paginate
 from mutiroes.platform import images, throttle
 from mutiroes.users.models import User
 
@@ -108,7 +108,8 @@ def create_comment(*, event_id: int, user: User, content: str, parent: int | Non
     comment = EventComment(event_id=event.id, user_id=user.id, parent_id=parent, content=content)
     db.session.add(comment)
     try:
-        db.session.commit()
+        # the answer is what was written (every column has a Python default): no reload after the commit
+        commit_keeping_loaded()
     except IntegrityError as exc:
         # the parent (or the whole event) was deleted between our read and the insert
         db.session.rollback()

@@ -45,6 +45,29 @@ def test_any_user_comments_and_replies_on_a_visible_event(client, scene):
     assert listed["replies"][0]["replies"] == []
 
 
+def test_a_stored_comment_or_reply_is_answered_201_even_if_the_database_is_lost_right_after_the_commit(
+    app, client, scene, database_lost_after_commit
+):
+    with database_lost_after_commit() as lost:
+        first = post(client, scene, "Levo a caçamba.")
+    assert first.status_code == 201, first.get_json()
+    body = first.get_json()
+    assert (body["content"], body["user_id"], body["user_name"]) == (
+        "Levo a caçamba.",
+        scene.stranger["id"],
+        "Sara Estranha",
+    )
+    assert body["parent"] is None and body["replies"] == [] and body["replies_count"] == 0
+    assert lost["committed"] and "SELECT" not in lost["refused"]
+
+    with database_lost_after_commit() as lost:
+        reply = post(client, scene, "Combinado!", headers=scene.organizer_headers, parent=body["id"])
+    assert reply.status_code == 201, reply.get_json()
+    assert (reply.get_json()["parent"], reply.get_json()["content"]) == (body["id"], "Combinado!")
+    assert lost["committed"] and "SELECT" not in lost["refused"]
+    assert [row[2:] for row in comment_rows(app)] == [(None, "Levo a caçamba."), (body["id"], "Combinado!")]
+
+
 def test_comments_are_paginated_newest_first_with_their_replies(client, scene):
     ids = [post(client, scene, f"comentário {i}").get_json()["id"] for i in range(3)]
     for i in range(2):
