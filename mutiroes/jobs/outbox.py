@@ -207,35 +207,38 @@ def relay(app: Flask, *, batch_size: int = 100, grace_seconds: int | None = None
                 if not rows:
                     db.session.rollback()
                     return total
-                now = utcnow()
-                current = None
+                marked: list[str] = []
                 try:
                     known = _known_to_rq(client, [row.id for row in rows])
-                    for current in rows:
-                        if current.id not in known:
-                            push(
-                                app,
-                                current.id,
-                                current.name,
-                                current.kwargs,
-                                request_id=current.request_id,
-                                run_at=current.run_at,
-                            )
+                    for row in rows:
+                        if row.id not in known:
+                            push(app, row.id, row.name, row.kwargs, request_id=row.request_id, run_at=row.run_at)
                             total += 1
-                        current.enqueued_at = now
+                        marked.append(row.id)
                 except REDIS_ERRORS as exc:
                     # keep what was marked; the rest waits for the next round
-                    failed = current if current is not None and current.enqueued_at is None else rows[0]
+                    failed = rows[len(marked)]
                     failed.push_attempts += 1
                     failed.last_error = str(exc)[:500]
+                    _mark(marked)
                     db.session.commit()
                     log.warning("outbox relay: Redis unreachable (%s); %d rows pushed this round", exc, total)
                     return total
+                _mark(marked)
                 db.session.commit()
                 if len(rows) < batch_size:
                     return total
         finally:
             db.session.remove()
+
+
+def _mark(ids: list[str]) -> None:
+    """Mark enqueued, in one statement, rows this transaction holds locked."""
+    if ids:
+        db.session.execute(
+            sa.update(OutboxJob).where(OutboxJob.id.in_(ids)).values(enqueued_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _push_again(app: Flask, rows: sa.Select, missing: Callable[[list[OutboxJob]], set[str]], what: str) -> int:
