@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -202,6 +203,15 @@ def _known_time_zone(name: str, value: str) -> None:
         raise ConfigError(f"{name} is not a known time zone: {value!r}") from exc
 
 
+def _pem_certificates(name: str, value: str) -> None:
+    try:
+        ssl.create_default_context(cadata=value)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(
+            f"{name} must hold PEM certificates (-----BEGIN CERTIFICATE-----...; a file's path goes in {name}_FILE)"
+        ) from exc
+
+
 def _host_and_port(name: str, value: str) -> None:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or int(port) == 0:
@@ -266,7 +276,15 @@ class Config:
     smtp_user: str | None = setting(None, description="login on the mail server; unset: no login")
     smtp_password: str | None = setting(None, secret=True, description="password of that login")
     smtp_security: str = setting(
-        "none", choices=("none", "starttls", "ssl"), description="encryption of the SMTP connection"
+        "none",
+        choices=("none", "starttls", "ssl"),
+        description="encryption of the SMTP connection (the server's certificate and name are always verified)",
+    )
+    smtp_ca_cert: str | None = setting(
+        None,
+        description="PEM CA certificates that the mail server's certificate is verified against, instead of the "
+        "system's (a relay with a private CA); usually given as `MUTIROES_SMTP_CA_CERT_FILE`",
+        check=_pem_certificates,
     )
     mail_from: str = setting("Mutirões <nao-responda@mutiroes.org.br>", description="sender of every email")
     smtp_timeout_seconds: int = setting(10, minimum=1, description="SMTP connect and command timeout")

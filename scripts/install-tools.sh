@@ -32,6 +32,7 @@ command -v supervisord >/dev/null 2>&1 || need+=(supervisor)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the SMTP TLS tests make their certificates
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need[*]} (run as root, or: apt-get install ${need[*]})" >&2

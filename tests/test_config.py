@@ -9,6 +9,7 @@ import typing
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
+import certifi
 import pytest
 
 from mutiroes.config import Config, ConfigError, setting, variable
@@ -28,6 +29,7 @@ SAMPLES = {
     "site_url": "https://mutiroes.example.org",
     "log_level": "DEBUG",
     "bind": "0.0.0.0:9001",
+    "smtp_ca_cert": Path(certifi.where()).read_text().strip(),  # any PEM bundle will do
 }
 
 
@@ -166,6 +168,12 @@ def test_a_setting_that_is_not_an_integer_names_its_variable(spec, tmp_path):
         ("MUTIROES_JOB_RETRY_INTERVALS", "30,soon", "MUTIROES_JOB_RETRY_INTERVALS must be comma-separated integers"),
         ("MUTIROES_JOB_RETRY_INTERVALS", "30,-1", "MUTIROES_JOB_RETRY_INTERVALS must not contain negative numbers"),
         ("MUTIROES_SMTP_SECURITY", "tls", "MUTIROES_SMTP_SECURITY must be one of none, starttls, ssl"),
+        (
+            "MUTIROES_SMTP_CA_CERT",
+            "/etc/ssl/ca.pem",
+            "MUTIROES_SMTP_CA_CERT must hold PEM certificates (-----BEGIN CERTIFICATE-----...; a file's path goes in "
+            "MUTIROES_SMTP_CA_CERT_FILE)",
+        ),
         ("MUTIROES_GUNICORN_WORKER_CLASS", "gevent", "MUTIROES_GUNICORN_WORKER_CLASS must be sync or gthread"),
         ("MUTIROES_TIME_ZONE", "Mars/Olympus", "MUTIROES_TIME_ZONE is not a known time zone: 'Mars/Olympus'"),
         ("MUTIROES_BIND", "127.0.0.1:0", "MUTIROES_BIND must be HOST:PORT with a fixed port, got '127.0.0.1:0'"),

@@ -12,11 +12,12 @@ from mutiroes.platform import breakers, circuit
 
 
 @functools.cache
-def tls_context() -> ssl.SSLContext:
+def tls_context(ca_certs: str | None = None) -> ssl.SSLContext:
     """The TLS settings of every SMTP session of this process, made once: loading the system's CA certificates took
     most of a notification job's CPU when every session made its own (and a session without TLS needs none). A
-    changed CA bundle is read at the next start."""
-    return ssl.create_default_context()
+    changed CA bundle is read at the next start. The server's certificate and name are always verified, against
+    ``ca_certs`` (PEM, ``MUTIROES_SMTP_CA_CERT``) when given, else against the system's CAs."""
+    return ssl.create_default_context(cadata=ca_certs) if ca_certs else ssl.create_default_context()
 
 
 class MailError(RuntimeError):
@@ -35,13 +36,18 @@ class SMTPConnection:
     def _open(self) -> smtplib.SMTP:
         s = self.settings
         if s.smtp_security == "ssl":
-            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=tls_context())
+            context = tls_context(s.smtp_ca_cert)
+            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=context)
         else:
             smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
+        try:
             if s.smtp_security == "starttls":
-                smtp.starttls(context=tls_context())
-        if s.smtp_user:
-            smtp.login(s.smtp_user, s.smtp_password or "")
+                smtp.starttls(context=tls_context(s.smtp_ca_cert))
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except BaseException:  # a refused certificate or login: the session is no use, its socket is closed now
+            smtp.close()
+            raise
         self.opened += 1
         return smtp
 

@@ -29,12 +29,13 @@ class SMTPSink:
 
     directory: Path
     port: int
+    options: list[str] = field(default_factory=list)  # e.g. --tls starttls --cert C --key K --auth USER:PASSWORD
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "workers.smtp_sink", "--host", "127.0.0.1", "--port", str(self.port)]
-            + ["--dir", str(self.directory)],
+            + ["--dir", str(self.directory), *self.options],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
