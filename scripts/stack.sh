@@ -78,6 +78,8 @@ ensure_secrets() {
     if [ ! -s "$dir/postgres_password" ]; then
         printf '%s' "${POSTGRES_PASSWORD:-$(random_secret)}" >"$dir/postgres_password"
     fi
+    # only read when MUTIROES_SMTP_USER is set; random otherwise (a Swarm secret cannot be empty)
+    [ -s "$dir/smtp_password" ] || printf '%s' "${MUTIROES_SMTP_PASSWORD:-$(random_secret)}" >"$dir/smtp_password"
     local name
     for name in postgres_replication_password redis_password; do
         [ -s "$dir/$name" ] || random_secret >"$dir/$name"

@@ -53,7 +53,12 @@ def test_compose_file_is_valid_with_the_example_environment():
 def test_compose_file_holds_no_secret_and_hands_them_over_as_files():
     text = compose("config", env_file=ROOT / ".env.example").stdout
     assert "replace-me" not in text and "PASSWORD:" not in text.replace("PASSWORD_FILE:", "")
-    for variable in ("MUTIROES_SECRET_KEY_FILE", "MUTIROES_DATABASE_URL_FILE", "POSTGRES_PASSWORD_FILE"):
+    for variable in (
+        "MUTIROES_SECRET_KEY_FILE",
+        "MUTIROES_DATABASE_URL_FILE",
+        "POSTGRES_PASSWORD_FILE",
+        "MUTIROES_SMTP_PASSWORD_FILE",
+    ):
         assert f"{variable}: /run/secrets/" in text, variable
 
 
