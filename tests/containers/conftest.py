@@ -24,6 +24,23 @@ FAST = {
 }
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the last lines the gateway, the backends and the PostgreSQL nodes logged: a 503 alone
+    does not say whether nginx found no replica, a replica did not answer in time or the API refused."""
+    outcome = yield
+    result = outcome.get_result()
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if result.when != "call" or not result.failed or stack is None:
+        return
+    for service in ("gateway", "backend", "pg-1", "pg-2"):
+        try:
+            logs = stack.run("logs", service, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            logs = "(no logs within 60 s)"
+        result.sections.append((f"{service} logs", logs[-12000:]))
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/containers/" in str(item.fspath):
