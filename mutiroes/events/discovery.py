@@ -162,7 +162,7 @@ def nearby_statement(*, latitude: float, longitude: float, radius: float, limit:
     else:
         order = (distance, Event.id)
     return (
-        sa.select(Event, distance.label("distance_km"))
+        sa.select(Event.id, distance.label("distance_km"))
         .where(
             Event.status == EventStatus.PUBLISHED,
             Event.is_public.is_(True),
@@ -174,14 +174,11 @@ def nearby_statement(*, latitude: float, longitude: float, radius: float, limit:
     )
 
 
-def nearby(*, latitude: float, longitude: float, radius: float, limit: int) -> list[Event]:
-    """Published events not yet ended within ``radius`` km, nearest first, each with ``distance_km``."""
-    events = []
+def nearby(*, latitude: float, longitude: float, radius: float, limit: int) -> list[tuple[int, float]]:
+    """(id, distance_km rounded to the metre) of the published public events not yet ended within ``radius`` km,
+    nearest first; the events themselves are their list items (``web.listing``)."""
     statement = nearby_statement(latitude=latitude, longitude=longitude, radius=radius, limit=limit)
-    for event, distance in db.session.execute(statement):
-        event.distance_km = round(float(distance), 3)
-        events.append(event)
-    return events
+    return [(event_id, round(float(distance), 3)) for event_id, distance in db.session.execute(statement)]
 
 
 def my_events(*, user: User) -> dict[str, list[Event]]:

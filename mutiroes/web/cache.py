@@ -125,8 +125,9 @@ def keep(app: Flask, slot: Slot, headers: list[tuple[str, str]], body: bytes) ->
         log.warning("cache unavailable (%s); answer not stored", exc)
 
 
-def event_items(event_ids: list[int], render: Callable[[list[int]], dict[int, bytes]]) -> list[bytes]:
-    """Each event as lists render it, in order: the stored items, and ``render`` for the others (stored then).
+def event_items(event_ids: list[int], render: Callable[[list[int]], dict[int, bytes]]) -> dict[int, bytes]:
+    """Each event as lists render it, by id in the order given: the stored items, and ``render`` for the others
+    (stored then); an event deleted meanwhile is left out.
 
     The versions read here join the answer's when a page is being cached (its Slot), so the page stays valid
     exactly as long as every item on it.
@@ -141,21 +142,21 @@ def event_items(event_ids: list[int], render: Callable[[list[int]], dict[int, by
         if slot is not None:
             slot.storable = False
         rendered = render(event_ids)
-        return [rendered[event_id] for event_id in event_ids if event_id in rendered]
+        return {event_id: rendered[event_id] for event_id in event_ids if event_id in rendered}
     rendered = render([event_id for event_id, (_version, item) in found.items() if item is None])
     if rendered:
         try:
             store.put_items(epoch, {i: (found[i][0], item) for i, item in rendered.items()}, variant, ITEM_TTL_SECONDS)
         except redis_lib.RedisError as exc:
             log.warning("cache unavailable (%s); items not stored", exc)
-    items = []
+    items = {}
     for event_id in event_ids:
         item = found[event_id][1] or rendered.get(event_id)
         if item is None:  # deleted since the page's ids were read: this page must not be kept
             if slot is not None:
                 slot.storable = False
             continue
-        items.append(item)
+        items[event_id] = item
     if slot is not None:
         slot.versions.update({event_key(event_id): version for event_id, (version, _item) in found.items()})
     return items

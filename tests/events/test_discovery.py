@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from mutiroes import create_app
 from mutiroes.events import discovery
 from mutiroes.events.models import Event
+from mutiroes.events.schemas import NearbyEventSchema
 from mutiroes.events.sqlfunctions import distance_km
 from mutiroes.models import db
 from mutiroes.timeutil import to_local, utcnow
@@ -189,6 +190,53 @@ def test_radius_filter_and_nearby(client, make_event):
     assert body[1]["distance_km"] == pytest.approx(distance_km(*RIO, *NITEROI), abs=0.01)
     assert 350 < body[2]["distance_km"] < 420
     assert ids(client.get(f"/api/events/nearby/?latitude={lat}&longitude={lng}&radius=500&limit=1")) == [here]
+
+
+def test_nearby_is_the_schemas_array_built_from_cached_list_items_and_shows_a_join_at_once(
+    app, client, make_event, user_with_token
+):
+    here = make_event(title="Mutirão do Arpoador", latitude=RIO[0], longitude=RIO[1], city="Rio de Janeiro")
+    near = make_event(title="Limpeza de Icaraí", latitude=NITEROI[0], longitude=NITEROI[1], city="Niterói")
+    make_event(latitude=CAMPINAS[0], longitude=CAMPINAS[1])
+    url = f"/api/events/nearby/?latitude={RIO[0]}&longitude={RIO[1]}&radius=20"
+    first = client.get(url)
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    # the bytes jsonify makes of NearbyEventSchema's dump of the same events at the same distances
+    with app.test_request_context(url):
+        found = discovery.nearby(latitude=RIO[0], longitude=RIO[1], radius=20, limit=50)
+        events = discovery.get_many([event_id for event_id, _distance in found])
+        for event_id, distance in found:
+            events[event_id].distance_km = distance
+        expected = app.json.response(NearbyEventSchema(many=True).dump([events[event_id] for event_id, _ in found]))
+    assert [event_id for event_id, _distance in found] == [here, near]
+    assert first.get_data() == expected.get_data()
+    assert first.headers["Content-Length"] == str(len(expected.get_data()))
+    assert all(list(item) == list(NearbyEventSchema._declared_fields) for item in first.get_json())
+
+    # the items are cached now: the next nearby read costs its distance query only
+    statements = []
+
+    def count(*_args, **_kwargs):
+        statements.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).get_data() == first.get_data()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+
+    _volunteer, headers = user_with_token()
+    assert client.post(f"/api/events/{near}/join/", headers=headers).status_code == 201
+    assert [item["participants_count"] for item in client.get(url).get_json()] == [0, 1]
+
+
+def test_nearby_of_nowhere_is_an_empty_array(client, make_event):
+    make_event(latitude=RIO[0], longitude=RIO[1])
+    response = client.get("/api/events/nearby/?latitude=0&longitude=0&radius=1")
+    assert response.status_code == 200 and response.get_data() == b"[]\n"
 
 
 @pytest.mark.parametrize(

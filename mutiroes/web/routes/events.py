@@ -50,8 +50,11 @@ class Events(MethodView):
 @blp.arguments(schemas.NearbyArgsSchema, location="query")
 @blp.response(200, schemas.NearbyEventSchema(many=True))
 def nearby(args):
-    """Published public events not yet ended within `radius` km (array), nearest first, with `distance_km`."""
-    return discovery.nearby(**args)
+    """Published public events not yet ended within `radius` km (array), nearest first, with `distance_km`.
+
+    Each event is its list item: like the list's, it may be up to 30 s old in its time-dependent fields
+    (`is_active`, `is_registration_open`), and every write is visible to the next read."""
+    return listing.nearby(discovery.nearby(**args))
 
 
 @blp.route("/my_events/", methods=["GET"])
